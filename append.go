@@ -1,0 +1,143 @@
+package raftlog
+
+import (
+	"fmt"
+
+	"github.com/raftlog/raftlog/logqueue"
+	"github.com/raftlog/raftlog/pipeline"
+)
+
+// Append appends entries after LastIndex and returns a future that completes
+// with the last index of the call once these entries and every entry
+// appended before them are written and fdatasync'd.
+//
+// Append may be called from many goroutines; calls are ordered and their
+// futures complete in that order. It does not wait for the disk, only for
+// room: when the write queue or the in-memory index is full it waits until
+// the stages behind it catch up. The entries are readable as soon as Append
+// returns, and the caller may reuse their byte slices then.
+//
+// A call that is rejected (ErrOutOfOrder, ErrTermRegression,
+// ErrEntryTooLarge, ErrClosed, ErrFailed) writes nothing; its future is
+// already completed with the error. Append of no entries returns a future
+// that completes, with LastIndex, once everything appended before is durable.
+func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return pipeline.Failed[uint64](ErrClosed)
+	}
+	if err := l.checkAppend(entries); err != nil {
+		return pipeline.Failed[uint64](err)
+	}
+	fut := pipeline.NewFuture[uint64]()
+	if len(entries) == 0 {
+		l.pushOp(pendingOp{seq: l.seq, lastIndex: l.lastIndex.Load(), fut: fut})
+		return fut
+	}
+
+	var now int64
+	chunk := l.opts.MaxUnflushedIndexes / 2
+	prevTerm := l.lastTerm.Load()
+	for len(entries) > 0 {
+		n := min(chunk, len(entries))
+		part := entries[:n]
+		entries = entries[n:]
+		if err := l.iq.WaitRoom(n); err != nil {
+			l.fail(err)
+			fut.Complete(0, l.pending.failure())
+			return fut
+		}
+		for i := range part {
+			e := &part[i]
+			ts := e.Timestamp
+			if ts == 0 {
+				if now == 0 {
+					now = l.opts.now().UnixNano()
+				}
+				ts = now
+			}
+			m := logqueue.ItemMeta{
+				Index:     e.Index,
+				Term:      e.Term,
+				PrevTerm:  prevTerm,
+				Timestamp: ts,
+				Type:      e.Type,
+			}
+			pos, err := l.lq.Add(&m, e.Header, e.Data)
+			if err == nil {
+				err = l.iq.Put(e.Index, pos)
+			}
+			if err != nil {
+				// Part of the batch may be encoded: the log cannot go on.
+				l.fail(err)
+				fut.Complete(0, l.pending.failure())
+				return fut
+			}
+			prevTerm = e.Term
+		}
+		last := part[n-1]
+		l.seq++
+		op := pendingOp{seq: l.seq, lastIndex: last.Index}
+		if len(entries) == 0 {
+			op.fut = fut
+		}
+		// Queued before the flush so the force stage cannot report the seq
+		// before the op is there to be completed.
+		l.pushOp(op)
+		if err := l.lq.Flush(l.seq); err != nil {
+			l.fail(err)
+		}
+		l.lastIndex.Store(last.Index)
+		l.lastTerm.Store(last.Term)
+	}
+	return fut
+}
+
+// pushOp queues op, or completes its futures at once if the log failed or
+// the op has nothing to wait for.
+func (l *Log) pushOp(op pendingOp) {
+	ready, err := l.pending.push(op)
+	switch {
+	case err != nil:
+		completeWithError([]pendingOp{op}, err)
+	case ready:
+		if op.fut != nil {
+			op.fut.Complete(op.lastIndex, nil)
+		}
+		if op.hs != nil {
+			if err := l.hsSave.Submit(*op.hs); err != nil {
+				op.hs.fut.Complete(HardState{}, err)
+			}
+		}
+	}
+}
+
+// checkAppend validates a batch against the log's tail without changing
+// anything. It runs under the append lock.
+func (l *Log) checkAppend(entries []Entry) error {
+	if err := l.pending.failure(); err != nil {
+		return err
+	}
+	next := l.lastIndex.Load() + 1
+	term := l.lastTerm.Load()
+	fileSize := l.opts.LogFileSize
+	for i := range entries {
+		e := &entries[i]
+		if e.Index != next {
+			if i == 0 {
+				return fmt.Errorf("%w: first index %d, want %d", ErrOutOfOrder, e.Index, next)
+			}
+			return fmt.Errorf("%w: entry %d of the call has index %d, want %d", ErrOutOfOrder, i, e.Index, next)
+		}
+		if e.Term < term {
+			return fmt.Errorf("%w: index %d has term %d after term %d", ErrTermRegression, e.Index, e.Term, term)
+		}
+		if size := logqueue.EncodedSize(len(e.Header), len(e.Data)); size > fileSize {
+			return fmt.Errorf("%w: index %d needs %d bytes, a log file holds %d", ErrEntryTooLarge, e.Index, size, fileSize)
+		}
+		next++
+		term = e.Term
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+package chainwriter
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/raftlog/raftlog/vfs"
+)
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("chainwriter: closed")
+
+// Task is one contiguous write: Bufs written back to back into File at
+// Offset. Tasks are written in the order they are submitted.
+//
+// File must be a comparable value (the vfs implementations are pointers):
+// the force goroutine collects the distinct files of a round with ==. The
+// caller must not close File before a tag submitted after its last task on
+// that file has been reported by OnForced.
+type Task struct {
+	File   vfs.File
+	Offset int64
+	Bufs   [][]byte
+	// Tag is reported through Options.OnForced once this task and every task
+	// submitted before it are written and fdatasync'd. Tags must not go down
+	// from one task to the next; a task that must not advance the durable
+	// mark (the first part of a batch that spans two files) repeats the
+	// previous tag.
+	Tag uint64
+	// OnWritten, if set, is called on the write goroutine once the task's
+	// bytes have been handed to the OS (or the write failed: err != nil).
+	// The buffers are no longer used by the writer after it returns.
+	OnWritten func(err error)
+	// A task with no Bufs writes nothing but still has File synced in the
+	// next force round.
+}
+
+// Options configure a Writer. Zero values mean the defaults given.
+type Options struct {
+	// QueueSize bounds the number of tasks submitted but not yet written;
+	// Submit blocks when it is full. Default 1024.
+	QueueSize int
+	// MaxWriteSize caps the bytes of one pwritev built by merging adjacent
+	// tasks on the same file. Default 4 MiB.
+	MaxWriteSize int
+	// OnForced is called on the force goroutine with the highest tag that is
+	// now durable, in non-decreasing order, after the fdatasync calls that
+	// made it so. It must not block for long.
+	OnForced func(tag uint64)
+	// OnError is called once, on the goroutine that hit it, with the first
+	// write or sync error. After it the writer is failed: no later tag is
+	// ever reported, and Submit returns that error.
+	OnError func(err error)
+	// Observer, if set, receives per-round figures (may be nil).
+	Observer Observer
+}
+
+// Defaults of Options.
+const (
+	DefaultQueueSize    = 1024
+	DefaultMaxWriteSize = 4 << 20
+	// maxIovecs caps the buffers of one WritevAt: IOV_MAX on Linux.
+	maxIovecs = 1024
+)
+
+func (o *Options) ensureDefaults() {
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.MaxWriteSize <= 0 {
+		o.MaxWriteSize = DefaultMaxWriteSize
+	}
+}
+
+// Observer receives measurements from the two stages. Implementations must
+// be cheap and safe for use from two goroutines.
+type Observer interface {
+	// Wrote reports one pwritev: bytes written and how long it took.
+	Wrote(bytes int, nanos int64)
+	// Forced reports one force round: how many files were fdatasync'd, the
+	// bytes made durable and how long the syncs took.
+	Forced(files int, bytes int64, nanos int64)
+}
+
+// Writer is the write stage and the force stage of one file queue.
+//
+// The pipeline is: Submit → queue (bounded channel) → write goroutine
+// (pwritev, OnWritten, WrittenTag) → hand-off → force goroutine (fdatasync
+// per file, ForcedTag, OnForced). Splitting write from sync lets batch k+1
+// be written while batch k is being synced; that split is what the
+// following argument has to make safe.
+//
+// Why a reported tag is durable. The write goroutine adds a batch's files
+// and highest tag to the hand-off only after every WritevAt of the batch
+// has returned successfully. The force goroutine takes the hand-off (files
+// F, tag T) under the hand-off mutex, so every batch whose tag is ≤ T (all
+// of them submitted no later than the task carrying T, because tags do not
+// go down) had finished writing before the take, and each of its files is
+// either in F or was in the F of an earlier round that also succeeded (a
+// failed round makes the writer failed and no round reports after it). The
+// force goroutine then calls Sync on every file of F, each call starting
+// after the take and so after the writes it must cover; fdatasync covers
+// everything written to the file before it started. Only when all calls
+// succeed is T published and reported.
+//
+// Why order is preserved. There is one queue and one write goroutine; a
+// batch is a prefix of what is left in the queue, written buffer by buffer
+// in queue order (merging only joins neighbours, it never reorders), and
+// OnWritten runs in queue order after the batch. Hand-offs are merged with
+// max on the tag, and rounds run one after another on one goroutine, so
+// OnForced tags never go down. WrittenTag is published before the hand-off
+// and ForcedTag only after it, so ForcedTag ≤ WrittenTag.
+//
+// What happens on error. The first error (a failed or short pwritev, a
+// failed fdatasync) is stored once under failMu, and OnError is called
+// there. OnForced is called under the same mutex after checking that no
+// error is stored, so no tag is reported once OnError has been called, even
+// when the write goroutine fails while the force goroutine is between its
+// syncs and its report. After the failure the write goroutine writes
+// nothing more but still takes every queued task and calls OnWritten with
+// the sticky error, so buffers are released and blocked submitters move on;
+// the force goroutine never calls Sync again (a retried fdatasync may
+// succeed on a file whose dirty pages the kernel already dropped). Submit
+// returns the sticky error.
+//
+// Closing. Submit sends under the read side of mu; Close closes closing
+// first (waking a Submit blocked on a full queue, which then returns
+// ErrClosed), then takes the write side and closes the queue, so a send on
+// a closed channel cannot happen and a blocked submitter never holds up
+// Close. The write goroutine drains the closed queue to the end and then
+// marks the hand-off done; the force goroutine runs one last round for
+// what is left and exits. Close waits for both.
+type Writer struct {
+	opts Options
+
+	queue chan Task
+
+	mu        sync.RWMutex // read: Submit's send; write: Close closing queue
+	closed    bool         // guarded by mu
+	closing   chan struct{}
+	closeOnce sync.Once
+
+	written atomic.Uint64
+	forced  atomic.Uint64
+
+	failMu sync.Mutex // orders the first failure against OnForced
+	err    atomic.Pointer[error]
+
+	hmu  sync.Mutex
+	h    handoff       // guarded by hmu
+	kick chan struct{} // capacity 1: "the hand-off changed"
+
+	writeExited chan struct{}
+	forceExited chan struct{}
+
+	wl writeLoop // owned by the write goroutine
+
+	hooks testHooks
+}
+
+// testHooks are seams for tests; all nil in production.
+type testHooks struct {
+	// handedOff runs on the write goroutine after a batch with the given
+	// highest tag has been handed to the force goroutine.
+	handedOff func(tag uint64)
+}
+
+// New starts the write and force goroutines.
+func New(opts Options) *Writer { return newWriter(opts, testHooks{}) }
+
+func newWriter(opts Options, hooks testHooks) *Writer {
+	opts.ensureDefaults()
+	w := &Writer{
+		opts:        opts,
+		queue:       make(chan Task, opts.QueueSize),
+		closing:     make(chan struct{}),
+		kick:        make(chan struct{}, 1),
+		writeExited: make(chan struct{}),
+		forceExited: make(chan struct{}),
+		hooks:       hooks,
+	}
+	w.wl.init(opts)
+	go w.runWrites()
+	go w.runForces()
+	return w
+}
+
+// Submit queues t for writing. It blocks while the queue is full. It returns
+// the sticky error if the writer has failed, or ErrClosed after Close.
+// The caller must not touch t.Bufs until t.OnWritten has been called.
+//
+// A Task with a nil File is a programming error and panics.
+func (w *Writer) Submit(t Task) error {
+	if t.File == nil {
+		panic("chainwriter: Submit of a Task with a nil File")
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if err := w.Err(); err != nil {
+		return err
+	}
+	select {
+	case w.queue <- t:
+		return nil
+	default:
+	}
+	select {
+	case w.queue <- t:
+		return nil
+	case <-w.closing:
+		return ErrClosed
+	}
+}
+
+// WrittenTag returns the highest tag whose task has been written.
+func (w *Writer) WrittenTag() uint64 { return w.written.Load() }
+
+// ForcedTag returns the highest tag made durable so far.
+func (w *Writer) ForcedTag() uint64 { return w.forced.Load() }
+
+// Err returns the sticky error, or nil.
+func (w *Writer) Err() error {
+	if p := w.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close waits until every submitted task is written and forced (or the writer
+// failed), stops both goroutines and returns the sticky error, if any. Calling
+// Close again returns the same result.
+//
+// Close must not be called from OnWritten, OnForced or OnError: it waits for
+// the goroutines those run on.
+func (w *Writer) Close() error {
+	w.closeOnce.Do(func() {
+		close(w.closing)
+		w.mu.Lock()
+		w.closed = true
+		close(w.queue)
+		w.mu.Unlock()
+	})
+	<-w.writeExited
+	<-w.forceExited
+	return w.Err()
+}
+
+// fail records err as the sticky error if there is none yet and calls
+// OnError with it. It runs on the write or the force goroutine.
+func (w *Writer) fail(err error) {
+	w.failMu.Lock()
+	defer w.failMu.Unlock()
+	if w.err.Load() != nil {
+		return
+	}
+	w.err.Store(&err)
+	if w.opts.OnError != nil {
+		w.opts.OnError(err)
+	}
+}
+
+// reportForced publishes tag as durable unless the writer has failed.
+func (w *Writer) reportForced(tag uint64) {
+	w.failMu.Lock()
+	defer w.failMu.Unlock()
+	if w.err.Load() != nil {
+		return
+	}
+	if tag > w.forced.Load() {
+		w.forced.Store(tag)
+	}
+	if w.opts.OnForced != nil {
+		w.opts.OnForced(tag)
+	}
+}

@@ -1,0 +1,38 @@
+// Package chainwriter is the ordered write stage and the force stage of one
+// file queue: it turns a stream of write tasks (a file, an offset, buffers,
+// a tag) into pwritev calls in submission order, and turns "written" into
+// "durable" with as few fdatasync calls as possible, reporting the highest
+// durable tag in order.
+//
+// # Goroutines
+//
+// A Writer owns exactly two goroutines, both started by New and both
+// stopped by Close:
+//
+//   - the write goroutine drains the bounded task queue in batches, merges
+//     adjacent contiguous tasks on the same file into one WritevAt, calls
+//     each task's OnWritten, publishes WrittenTag and hands the set of files
+//     it touched to the force goroutine;
+//   - the force goroutine takes everything handed off since its last round
+//     (while one fdatasync runs, any number of batches may be written and
+//     their hand-offs coalesce), calls Sync once per distinct file, then
+//     publishes ForcedTag and calls OnForced.
+//
+// Producers never call Sync and never wait for the disk except through the
+// bounded queue: Submit blocks only while QueueSize tasks are waiting.
+//
+// # Invariants
+//
+//   - Tasks are written in submission order; OnWritten calls follow that
+//     order; OnForced tags never go down.
+//   - A tag is reported by OnForced (and ForcedTag) only after every task
+//     submitted up to and including the task carrying it was written and
+//     every file those tasks touched was fdatasync'd after the write.
+//   - ForcedTag <= WrittenTag at every instant.
+//   - The first write or sync error is sticky: OnError is called once, no
+//     tag is reported after it, every later Submit returns it, and a failed
+//     fdatasync is never retried (the kernel may have dropped the dirty
+//     pages, so a later successful fdatasync would prove nothing).
+//   - Every task accepted by Submit gets exactly one OnWritten call, with a
+//     nil error only if its bytes were handed to the operating system.
+package chainwriter

@@ -1,0 +1,133 @@
+package chainwriter
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// handedOffTags returns hooks that send every handed-off tag to the
+// returned channel.
+func handedOffTags() (testHooks, chan uint64) {
+	c := make(chan uint64, 1024)
+	return testHooks{handedOff: func(tag uint64) { c <- tag }}, c
+}
+
+// TestSyncCoalescing holds the first fdatasync and writes many tasks
+// meanwhile: they must all share the next single fdatasync.
+func TestSyncCoalescing(t *testing.T) {
+	checkNoLeak(t)
+	a := newFakeFile("a")
+	a.syncEntered = make(chan string, 16)
+	a.syncGate = make(chan struct{})
+	rec := &recorder{forcedC: make(chan uint64, 16)}
+	hooks, handed := handedOffTags()
+	obs := &countingObserver{}
+	w := newWriter(rec.options(Options{Observer: obs}), hooks)
+
+	const n = 50
+	require.NoError(t, w.Submit(Task{File: a, Offset: 0, Bufs: [][]byte{pattern(0, 100)}, Tag: 1}))
+	<-a.syncEntered // round one is now inside Sync
+
+	for i := 2; i <= n; i++ {
+		require.NoError(t, w.Submit(Task{File: a, Offset: int64(i-1) * 100, Bufs: [][]byte{pattern(i, 100)}, Tag: uint64(i)}))
+	}
+	waitTag(t, handed, n)
+	require.EqualValues(t, n, w.WrittenTag())
+	require.Zero(t, w.ForcedTag())
+
+	close(a.syncGate)
+	waitTag(t, rec.forcedC, n)
+	require.NoError(t, w.Close())
+
+	_, syncs := a.counts()
+	require.Equal(t, 2, syncs, "tasks written during a sync must share one later sync")
+	require.Equal(t, []uint64{1, n}, rec.forcedTags())
+	require.EqualValues(t, 2, obs.rounds.Load())
+	require.EqualValues(t, n*100, obs.forcedBytes.Load())
+}
+
+// TestTwoFiles: a batch that spans two files (the first part repeating the
+// previous tag) must not be reported until both files are synced, whichever
+// of the two syncs is slow.
+func TestTwoFiles(t *testing.T) {
+	for _, slow := range []string{"a", "b"} {
+		t.Run("slow "+slow, func(t *testing.T) {
+			checkNoLeak(t)
+			files := map[string]*fakeFile{"a": newFakeFile("a"), "b": newFakeFile("b")}
+			blocked := files[slow]
+			blocked.syncEntered = make(chan string, 16)
+			blocked.syncGate = make(chan struct{})
+			dataA, dataB := pattern(1, 100), pattern(2, 100)
+
+			var reportErr error
+			forced := make(chan uint64, 16)
+			w := New(Options{
+				OnForced: func(tag uint64) {
+					if tag >= 1 {
+						for name, want := range map[string][]byte{"a": dataA, "b": dataB} {
+							d := files[name].durableCopy()
+							if len(d) < 100 || !bytes.Equal(d[:100], want) {
+								reportErr = fmt.Errorf("tag %d reported before %s was synced", tag, name)
+							}
+						}
+					}
+					forced <- tag
+				},
+			})
+			require.NoError(t, w.Submit(Task{File: files["a"], Bufs: [][]byte{dataA}, Tag: 0}))
+			require.NoError(t, w.Submit(Task{File: files["b"], Bufs: [][]byte{dataB}, Tag: 1}))
+			<-blocked.syncEntered
+			require.Zero(t, w.ForcedTag(), "tag reported while %s was being synced", slow)
+			close(blocked.syncGate)
+			waitTag(t, forced, 1)
+			require.NoError(t, w.Close())
+			require.NoError(t, reportErr)
+			require.EqualValues(t, 1, w.ForcedTag())
+		})
+	}
+}
+
+// TestSyncErrorSticky: a failed fdatasync fails the writer, is never
+// retried, and no tag is reported from then on.
+func TestSyncErrorSticky(t *testing.T) {
+	checkNoLeak(t)
+	a := newFakeFile("a")
+	a.syncEntered = make(chan string, 16)
+	a.syncGate = make(chan struct{})
+	a.setSyncErr(errInjected)
+	rec := &recorder{errC: make(chan error, 4)}
+	hooks, handed := handedOffTags()
+	w := newWriter(rec.options(Options{}), hooks)
+
+	var writtenErrs []error
+	onWritten := func(err error) { writtenErrs = append(writtenErrs, err) }
+	require.NoError(t, w.Submit(Task{File: a, Bufs: [][]byte{pattern(0, 10)}, Tag: 1, OnWritten: onWritten}))
+	<-a.syncEntered
+	// Written while the failing sync runs: written fine, never reported.
+	for i := 2; i <= 5; i++ {
+		require.NoError(t, w.Submit(Task{File: a, Offset: int64(i-1) * 10, Bufs: [][]byte{pattern(i, 10)}, Tag: uint64(i), OnWritten: onWritten}))
+	}
+	waitTag(t, handed, 5)
+	close(a.syncGate)
+
+	err := <-rec.errC
+	require.ErrorIs(t, err, errInjected)
+	require.Contains(t, err.Error(), "a")
+	require.ErrorIs(t, w.Err(), errInjected)
+	require.ErrorIs(t, w.Submit(Task{File: a, Offset: 50, Bufs: [][]byte{{1}}, Tag: 6}), errInjected)
+
+	require.ErrorIs(t, w.Close(), errInjected)
+	require.ErrorIs(t, w.Close(), errInjected)
+	_, syncs := a.counts()
+	require.Equal(t, 1, syncs, "a failed fdatasync must never be retried")
+	require.Empty(t, rec.forcedTags())
+	require.Zero(t, w.ForcedTag())
+	require.Len(t, rec.errors(), 1, "OnError called more than once")
+	require.Len(t, writtenErrs, 5)
+	for _, e := range writtenErrs {
+		require.NoError(t, e, "tasks written before the failure were written")
+	}
+}

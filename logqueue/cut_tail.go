@@ -1,0 +1,112 @@
+package logqueue
+
+import (
+	"fmt"
+)
+
+// cutCleanRun is how many consecutive zero bytes CutTail must see before it
+// trusts that the rest of the file was never written. Writes are issued in
+// order, so a torn tail is bytes of the last few writes (at most a few
+// MaxWriteSize pwritevs in flight) just past the last valid item; the
+// preallocated zeros beyond them were never touched.
+const cutCleanRun = 4 << 20
+
+// CutTail zero-fills the file holding pos from pos onward, through the dirty
+// region: until cutCleanRun consecutive zero bytes are seen or the file
+// ends. It then syncs the file, so that neither a later scan nor a rewrite
+// of the same positions can meet bytes of the torn tail. It returns the
+// bytes overwritten with zeros. With no file holding pos (an empty log, or
+// a log ending exactly at the end of its last file) there is nothing to cut
+// and it returns 0, nil. It is for recovery and must be called before
+// StartWriting (ErrWriting otherwise).
+func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
+	if q.closed.Load() {
+		return 0, ErrClosed
+	}
+	if q.started {
+		return 0, ErrWriting
+	}
+	if pos < 0 {
+		return 0, q.noFile(pos)
+	}
+	lf := q.fileFor(pos)
+	if lf == nil {
+		return 0, nil
+	}
+	fileSize := q.opts.FileSize
+	off := pos - lf.start
+	buf := make([]byte, min(int64(len(zeros)), fileSize-off))
+	// run counts the consecutive zero bytes just before off.
+	for run := int64(0); off < fileSize && run < cutCleanRun; {
+		b := buf[:min(int64(len(buf)), fileSize-off)]
+		if err := readFull(lf, b, off); err != nil {
+			return zeroed, err
+		}
+		first, last := dirtyRange(b)
+		switch {
+		case first < 0:
+			run += int64(len(b))
+		case run+int64(first) >= cutCleanRun:
+			// Dirty bytes after a clean run are not the torn tail. A block
+			// is shorter than the run, so only its first dirty byte can
+			// follow one.
+			run = cutCleanRun
+		default:
+			if _, err := lf.f.WriteAt(zeros[:last+1-first], off+int64(first)); err != nil {
+				return zeroed, fmt.Errorf("logqueue: cut tail of %s at offset %d: %w", lf.name, off+int64(first), err)
+			}
+			zeroed += int64(last + 1 - first)
+			run = int64(len(b) - 1 - last)
+		}
+		off += int64(len(b))
+	}
+	if err := lf.f.Sync(); err != nil {
+		return zeroed, fmt.Errorf("logqueue: sync %s after cutting its tail: %w", lf.name, err)
+	}
+	return zeroed, nil
+}
+
+// dirtyRange returns the indexes of the first and last non-zero bytes of b,
+// or -1, -1 when b is all zeros.
+func dirtyRange(b []byte) (first, last int) {
+	first, last = -1, -1
+	for i, c := range b {
+		if c != 0 {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return -1, -1
+	}
+	for i := len(b) - 1; i >= first; i-- {
+		if b[i] != 0 {
+			last = i
+			break
+		}
+	}
+	return first, last
+}
+
+// SyncRange fdatasyncs every file holding a byte of the log positions
+// [from, to). Recovery uses it for the tail it scanned: those bytes may have
+// reached the page cache but not the disk before a process crash, and they
+// are about to be reported durable.
+func (q *Queue) SyncRange(from, to int64) error {
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	if from < 0 || from >= to {
+		return nil
+	}
+	for start := from &^ q.mask; start < to; start += q.opts.FileSize {
+		lf := q.fileFor(start)
+		if lf == nil {
+			return q.noFile(start)
+		}
+		if err := lf.f.Sync(); err != nil {
+			return fmt.Errorf("logqueue: sync %s: %w", lf.name, err)
+		}
+	}
+	return nil
+}

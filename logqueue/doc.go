@@ -1,0 +1,76 @@
+// Package logqueue is the log file queue of raftlog: the files that hold the
+// Raft entries themselves.
+//
+// # Files
+//
+// The log is one sequence of byte positions cut into files of FileSize bytes
+// (a power of two, default 1 GiB). The file holding position p starts at
+// p &^ (FileSize-1) and is named by that start position, zero padded to 20
+// digits so names sort like positions:
+//
+//	00000000000000000000.log   positions [0, FileSize)
+//	00000000001073741824.log   positions [1 GiB, 2 GiB)
+//
+// Every file is preallocated to its full size before the writer reaches it
+// (ZeroFill by default: see BenchmarkPrealloc), so the writer never extends
+// a file and fdatasync only flushes data. A file is created as name+".tmp",
+// its space reserved and synced, renamed into place and the directory
+// synced: a crash leaves no file or a whole one, and Open removes leftover
+// .tmp files.
+//
+// # Items
+//
+// An item never straddles two files. Each item is (little endian; FROZEN):
+//
+//	0      4      8  9  10   12     16       24       32        40         48       52       56
+//	+------+------+--+--+----+------+--------+--------+---------+----------+--------+--------+---------------+------+
+//	|hdrCRC|totLen|K |Ty|rsv | epoch| index  | term   | prevTerm| timestamp|hdrLen  |dataLen | header, data  |payCRC|
+//	+------+------+--+--+----+------+--------+--------+---------+----------+--------+--------+---------------+------+
+//	   4      4    1  1   2     4       8        8         8          8         4        4     hdrLen+dataLen    4
+//
+// where:
+//
+//   - K is the kind: 0 unwritten, 1 item, 2 end-of-file marker. Kind 0 is
+//     the preallocated zeros, so the clean end of the log reads as
+//     "unwritten". Ty is the entry type; rsv must be zero.
+//   - totLen = 56 + hdrLen + dataLen + 4. payCRC is always present.
+//   - hdrCRC is CRC32C over bytes [4,56), payCRC is CRC32C over header‖data;
+//     both are seeded with the item's absolute log position (the CRC of its
+//     8 little-endian bytes is the initial value). Bytes of an item left
+//     over at any other position, in a recycled file or a rewritten region,
+//     therefore never validate.
+//   - An end-of-file marker is a bare 56-byte header (totLen 56, index = the
+//     next index expected, epoch set, every other field zero) written when
+//     the next item does not fit in the rest of the file and at least 56
+//     bytes are left. Fewer than 56 bytes left are slack: readers skip to the
+//     next file.
+//
+// Decoding bounds every length (totLen against the bytes left in the file,
+// and against the payload lengths) before anything is allocated.
+//
+// Crash invariant: every byte before a position reported durable was
+// fdatasync'd; of the later writes, any subset of pages may have reached the
+// disk (write-back has no order). So after a crash, scanning from the last
+// durable item meets valid items, then either the clean end (zeros, or an end
+// marker and zeros) or a torn tail: bytes of unacknowledged writes, ending
+// within the dirty region the last writes covered. Recovery cuts that tail
+// with CutTail before writing again. Items of an earlier run left beyond the
+// cut carry an older epoch, which recovery (package restore) uses to stop;
+// an invalid item followed by valid ones of the current chain is corruption
+// of acknowledged data, which it refuses.
+//
+// # Goroutines
+//
+// The Queue starts no goroutine of its own. StartWriting starts a
+// chainwriter (its write and force goroutines belong to it; Close stops
+// them) and allocates the next file on the Options.Executor; Close waits for
+// that allocation. Add and Flush are called by one goroutine at a time (the
+// appender), which owns the write position and the encode buffers. Items are
+// encoded into pooled chunks (default 1 MiB); Flush hands each contiguous
+// run to the chainwriter as one task per file. Until a task is written its
+// buffers sit in an in-flight list, guarded by a mutex, that ReadItem copies
+// from; the write goroutine removes the task under that mutex, so a chunk is
+// reused only when no reader can still copy from it and the bytes are
+// readable from the file. ReadItem, Files, FileSize and WritePos may be
+// called from any goroutine; a Scanner belongs to one goroutine.
+package logqueue

@@ -1,0 +1,129 @@
+package logqueue
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/raftlog/raftlog/vfs"
+)
+
+const (
+	logSuffix = ".log"
+	tmpSuffix = ".tmp"
+	// nameDigits is the width of the zero-padded start position in a file
+	// name, so that names sort like positions.
+	nameDigits = 20
+	// zeroFillChunk is the size of one pwrite of zeros.
+	zeroFillChunk = 1 << 20
+)
+
+// zeros is shared, read-only, by every ZeroFill allocation and by CutTail.
+var zeros = make([]byte, zeroFillChunk)
+
+// logFile is one open log file. It is immutable once made.
+type logFile struct {
+	start int64  // log position of its first byte
+	name  string // base name, for errors
+	f     vfs.File
+}
+
+// fileName returns the base name of the log file starting at startPos.
+func fileName(startPos int64) string {
+	return fmt.Sprintf("%0*d%s", nameDigits, startPos, logSuffix)
+}
+
+// parseFileName returns the start position named by a log file name, and
+// false for names that are not log files.
+func parseFileName(name string) (int64, bool) {
+	digits, ok := strings.CutSuffix(name, logSuffix)
+	if !ok || len(digits) != nameDigits {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return v, true
+}
+
+// allocFile creates the log file starting at start, durably: it is built as
+// name+".tmp", its space reserved per mode and synced, then renamed into
+// place and the directory synced, so a crash leaves either no file or a
+// whole one (a leftover .tmp is removed by Open).
+func allocFile(fsys vfs.FS, dir string, start, size int64, mode PreallocMode) (lf *logFile, err error) {
+	name := fileName(start)
+	path := filepath.Join(dir, name)
+	tmp := path + tmpSuffix
+	// A failed earlier attempt in this process may have left the tmp file.
+	if ok, err := fsys.Exists(tmp); err != nil {
+		return nil, fmt.Errorf("logqueue: stat %s: %w", tmp, err)
+	} else if ok {
+		if err := fsys.Remove(tmp); err != nil {
+			return nil, fmt.Errorf("logqueue: remove stale %s: %w", tmp, err)
+		}
+	}
+	f, err := fsys.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("logqueue: create %s: %w", tmp, err)
+	}
+	defer func() {
+		if err != nil && f != nil {
+			_ = f.Close()
+			_ = fsys.Remove(tmp)
+		}
+	}()
+	if err := reserve(f, size, mode); err != nil {
+		return nil, fmt.Errorf("logqueue: preallocate %s (%s): %w", tmp, mode, err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("logqueue: sync %s: %w", tmp, err)
+	}
+	cerr := f.Close()
+	f = nil // closed, and from here on the name may be the final one
+	if cerr != nil {
+		_ = fsys.Remove(tmp)
+		return nil, fmt.Errorf("logqueue: close %s: %w", tmp, cerr)
+	}
+	if err := fsys.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("logqueue: rename %s: %w", tmp, err)
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		// The file is in place but its name may not be durable: do not use
+		// it. Leaving it is harmless; Open checks its size.
+		return nil, fmt.Errorf("logqueue: sync dir %s after creating %s: %w", dir, name, err)
+	}
+	// Reopened by its final name so that errors from the writer name it.
+	nf, err := fsys.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("logqueue: open %s: %w", path, err)
+	}
+	return &logFile{start: start, name: name, f: nf}, nil
+}
+
+// reserve gives f its size and reserves its space per mode.
+func reserve(f vfs.File, size int64, mode PreallocMode) error {
+	switch mode {
+	case ZeroFill:
+		for off := int64(0); off < size; {
+			n := min(int64(len(zeros)), size-off)
+			if _, err := f.WriteAt(zeros[:n], off); err != nil {
+				return err
+			}
+			off += n
+		}
+		return nil
+	case Fallocate:
+		return f.Allocate(0, size)
+	case Sparse:
+		return f.Truncate(size)
+	}
+	panicf("unknown PreallocMode %d", mode)
+	return nil
+}

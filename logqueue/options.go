@@ -1,0 +1,104 @@
+package logqueue
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/raftlog/raftlog/chainwriter"
+	"github.com/raftlog/raftlog/pipeline"
+	"github.com/raftlog/raftlog/vfs"
+)
+
+// PreallocMode is how the space of a new log file is reserved before the
+// writer gets to it.
+type PreallocMode uint8
+
+const (
+	// ZeroFill writes zeros over the whole file (1 MiB pwrites) and syncs
+	// it, so every block is allocated and written: later fdatasyncs only
+	// flush data, never extent metadata. The default, chosen by
+	// BenchmarkPrealloc (64 KiB write + fdatasync into a fresh 64 MiB file,
+	// ext4 on a virtual disk): ZeroFill 146 µs, Fallocate 210 µs, Sparse
+	// 210-255 µs per round.
+	ZeroFill PreallocMode = iota
+	// Fallocate reserves the blocks with fallocate(2); they stay unwritten
+	// extents, and converting them costs a journal commit on fdatasync.
+	Fallocate
+	// Sparse only sets the file size; blocks are allocated as they are
+	// written, which makes every fdatasync a metadata update.
+	Sparse
+)
+
+func (p PreallocMode) String() string {
+	switch p {
+	case ZeroFill:
+		return "zerofill"
+	case Fallocate:
+		return "fallocate"
+	case Sparse:
+		return "sparse"
+	}
+	return fmt.Sprintf("PreallocMode(%d)", uint8(p))
+}
+
+const (
+	// DefaultFileSize is the size of a log file unless Options says
+	// otherwise.
+	DefaultFileSize = 1 << 30
+	// MinFileSize is the smallest file size accepted.
+	MinFileSize = 64 << 10
+	// maxFileSize keeps file start positions far from overflowing int64.
+	maxFileSize = 1 << 40
+	// DefaultBufferSize is the default size of a pooled encode buffer.
+	DefaultBufferSize = 1 << 20
+)
+
+// Options configure a Queue. Zero values mean the defaults given.
+type Options struct {
+	// FS is the file system. Required.
+	FS vfs.FS
+	// Dir is the directory of the log files; Open creates it if missing.
+	Dir string
+	// FileSize is the size of every log file: a power of two, at least
+	// 64 KiB. Default 1 GiB.
+	FileSize int64
+	// Prealloc is how a new file's space is reserved. Default ZeroFill.
+	Prealloc PreallocMode
+	// Executor runs the background allocation of the next file. Required.
+	// The Queue does not close it.
+	Executor *pipeline.Executor
+	// Writer is passed to the chainwriter started by StartWriting.
+	Writer chainwriter.Options
+	// BufferSize is the size of a pooled encode buffer chunk. Default 1 MiB.
+	BufferSize int
+	// OnAllocWait, if set, is called on the Add goroutine with the time Add
+	// waited for the next file to be allocated.
+	OnAllocWait func(nanos int64)
+}
+
+// validate fills in the defaults and checks the rest.
+func (o *Options) validate() error {
+	if o.FS == nil {
+		return fmt.Errorf("%w: FS is nil", ErrInvalidOptions)
+	}
+	if o.Executor == nil {
+		return fmt.Errorf("%w: Executor is nil", ErrInvalidOptions)
+	}
+	if o.FileSize == 0 {
+		o.FileSize = DefaultFileSize
+	}
+	if o.FileSize < MinFileSize || o.FileSize > maxFileSize || bits.OnesCount64(uint64(o.FileSize)) != 1 {
+		return fmt.Errorf("%w: FileSize %d is not a power of two in [%d, %d]",
+			ErrInvalidOptions, o.FileSize, MinFileSize, int64(maxFileSize))
+	}
+	if o.Prealloc > Sparse {
+		return fmt.Errorf("%w: unknown Prealloc %d", ErrInvalidOptions, o.Prealloc)
+	}
+	if o.BufferSize == 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.BufferSize < ItemHeaderSize {
+		return fmt.Errorf("%w: BufferSize %d is below %d", ErrInvalidOptions, o.BufferSize, ItemHeaderSize)
+	}
+	return nil
+}

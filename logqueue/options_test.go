@@ -1,0 +1,38 @@
+package logqueue
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftlog/raftlog/vfs"
+)
+
+func TestOptionsValidation(t *testing.T) {
+	exec := newExecutor(t)
+	fsys := vfs.NewMem()
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"no FS", Options{Executor: exec}},
+		{"no executor", Options{FS: fsys}},
+		{"not a power of two", Options{FS: fsys, Executor: exec, FileSize: 100 << 10}},
+		{"too small", Options{FS: fsys, Executor: exec, FileSize: 32 << 10}},
+		{"bad prealloc", Options{FS: fsys, Executor: exec, FileSize: testFileSize, Prealloc: 7}},
+		{"tiny buffer", Options{FS: fsys, Executor: exec, FileSize: testFileSize, BufferSize: 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(tt.opts)
+			assert.ErrorIs(t, err, ErrInvalidOptions)
+		})
+	}
+	opts := Options{FS: fsys, Executor: exec}
+	require.NoError(t, opts.validate())
+	assert.Equal(t, int64(DefaultFileSize), opts.FileSize)
+	assert.Equal(t, DefaultBufferSize, opts.BufferSize)
+	assert.Equal(t, ZeroFill, opts.Prealloc)
+	assert.Equal(t, "fallocate", Fallocate.String())
+}
