@@ -167,10 +167,10 @@ func (l *Log) open() error {
 	if err := l.putRecovered(res); err != nil {
 		return err
 	}
+	l.hsSave = pipeline.NewStage(256, 256, l.saveHardStates)
 	if err := l.lq.StartWriting(res.WritePos, l.epoch); err != nil {
 		return classify(err)
 	}
-	l.hsSave = pipeline.NewStage(256, 256, l.saveHardStates)
 	return nil
 }
 

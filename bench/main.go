@@ -174,6 +174,7 @@ func measure(name string, c config, body func(stop *atomic.Bool, rec *recorder) 
 	defer timer.Stop()
 	progress := time.NewTicker(time.Second)
 	defer progress.Stop()
+	tty := isTerminal(os.Stderr)
 	start := time.Now()
 	errc := make(chan error, 1)
 	go func() { errc <- body(&stop, rec) }()
@@ -181,7 +182,9 @@ func measure(name string, c config, body func(stop *atomic.Bool, rec *recorder) 
 		select {
 		case err := <-errc:
 			elapsed := time.Since(start)
-			fmt.Fprintf(os.Stderr, "\r%-60s\r", "")
+			if tty {
+				fmt.Fprint(os.Stderr, "\r\033[K")
+			}
 			if err != nil {
 				return result{}, err
 			}
@@ -189,10 +192,19 @@ func measure(name string, c config, body func(stop *atomic.Bool, rec *recorder) 
 			defer rec.mu.Unlock()
 			return result{name: name, entries: rec.entries.Load(), bytes: rec.bytes.Load(), elapsed: elapsed, latencies: rec.latencies}, nil
 		case <-progress.C:
-			s := time.Since(start).Seconds()
-			fmt.Fprintf(os.Stderr, "\r%s: %.0fs, %.0f entries/s", name, s, float64(rec.entries.Load())/s)
+			if tty {
+				s := time.Since(start).Seconds()
+				fmt.Fprintf(os.Stderr, "\r\033[K%s: %.0fs, %.0f entries/s", name, s, float64(rec.entries.Load())/s)
+			}
 		}
 	}
+}
+
+// isTerminal reports whether f is a terminal, where a progress line that
+// rewrites itself is readable; in a pipe or a file it would be noise.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func makeEntries(n, size int) []raftlog.Entry {

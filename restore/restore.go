@@ -74,6 +74,9 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue) (Result, error
 			if errors.Is(err, logqueue.ErrEndOfLog) || errors.Is(err, logqueue.ErrInvalidItem) {
 				break
 			}
+			if errors.Is(err, logqueue.ErrNoFile) {
+				return res, fmt.Errorf("%w: a log file is missing in the middle of the log: %w", ErrCorrupt, err)
+			}
 			return res, err
 		}
 		if m.Index != next || m.PrevTerm != lastTerm || m.Term < lastTerm ||
