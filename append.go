@@ -2,6 +2,7 @@ package raftlog
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/raftlog/raftlog/logqueue"
 	"github.com/raftlog/raftlog/pipeline"
@@ -37,6 +38,9 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 	}
 
 	var now int64
+	// Read once per call: durable only grows, so an older value still gives
+	// each item a true (if larger) lag.
+	durable := l.durableIndex.Load()
 	chunk := l.opts.MaxUnflushedIndexes / 2
 	prevTerm := l.lastTerm.Load()
 	for len(entries) > 0 {
@@ -58,11 +62,12 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 				ts = now
 			}
 			m := logqueue.ItemMeta{
-				Index:     e.Index,
-				Term:      e.Term,
-				PrevTerm:  prevTerm,
-				Timestamp: ts,
-				Type:      e.Type,
+				Index:      e.Index,
+				Term:       e.Term,
+				PrevTerm:   prevTerm,
+				Timestamp:  ts,
+				Type:       e.Type,
+				DurableLag: durableLag(e.Index, durable),
 			}
 			pos, err := l.lq.Add(&m, e.Header, e.Data)
 			if err == nil {
@@ -140,4 +145,13 @@ func (l *Log) checkAppend(entries []Entry) error {
 		term = e.Term
 	}
 	return nil
+}
+
+// durableLag is the distance from index back to the durable index, as
+// recorded in each item for recovery, or 0 when it does not fit.
+func durableLag(index, durable uint64) uint16 {
+	if durable >= index || index-durable > math.MaxUint16 {
+		return 0
+	}
+	return uint16(index - durable)
 }

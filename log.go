@@ -140,7 +140,7 @@ func (l *Log) open() error {
 		return classify(err)
 	}
 
-	res, err := restore.Run(st, l.lq, l.iq)
+	res, err := restore.Run(st, l.lq, l.iq, restore.Options{})
 	if err != nil {
 		return classify(err)
 	}

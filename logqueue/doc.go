@@ -24,7 +24,7 @@
 //
 //	0      4      8  9  10   12     16       24       32        40         48       52       56
 //	+------+------+--+--+----+------+--------+--------+---------+----------+--------+--------+---------------+------+
-//	|hdrCRC|totLen|K |Ty|rsv | epoch| index  | term   | prevTerm| timestamp|hdrLen  |dataLen | header, data  |payCRC|
+//	|hdrCRC|totLen|K |Ty|lag | epoch| index  | term   | prevTerm| timestamp|hdrLen  |dataLen | header, data  |payCRC|
 //	+------+------+--+--+----+------+--------+--------+---------+----------+--------+--------+---------------+------+
 //	   4      4    1  1   2     4       8        8         8          8         4        4     hdrLen+dataLen    4
 //
@@ -32,7 +32,12 @@
 //
 //   - K is the kind: 0 unwritten, 1 item, 2 end-of-file marker. Kind 0 is
 //     the preallocated zeros, so the clean end of the log reads as
-//     "unwritten". Ty is the entry type; rsv must be zero.
+//     "unwritten". Ty is the entry type.
+//   - lag (durable lag) is the item's index minus the highest index the
+//     writer knew durable when it encoded the item (0: unknown, or more
+//     than 16 bits). A valid item thus proves that every index up to
+//     index-lag had been acknowledged before it was written; recovery uses
+//     this to tell a torn tail from damage to acknowledged data.
 //   - totLen = 56 + hdrLen + dataLen + 4. payCRC is always present.
 //   - hdrCRC is CRC32C over bytes [4,56), payCRC is CRC32C over header‖data;
 //     both are seeded with the item's absolute log position (the CRC of its

@@ -24,7 +24,7 @@ const (
 	offTotLen    = 4
 	offKind      = 8
 	offType      = 9
-	offRsv       = 10 // 2 bytes, must be zero
+	offDurLag    = 10 // 2 bytes: index minus the durable index at encoding; 0 unknown
 	offEpoch     = 12
 	offIndex     = 16
 	offTerm      = 24
@@ -70,6 +70,13 @@ type ItemMeta struct {
 	// HeaderLen and DataLen are the payload lengths; EncodeItem sets them
 	// from the slices it is given.
 	HeaderLen, DataLen uint32
+	// DurableLag is Index minus the highest index the writer knew to be
+	// durable (fdatasync'd and acknowledged) when it encoded this item, or 0
+	// when that distance did not fit in 16 bits. A valid item X therefore
+	// proves that every index up to X.Index-X.DurableLag was acknowledged
+	// before X was written: recovery uses it to tell a torn tail (the bad
+	// item was never acknowledged) from corruption of acknowledged data.
+	DurableLag uint16
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -130,7 +137,7 @@ func putHeader(b []byte, pos int64, kind Kind, totLen uint32, m *ItemMeta) {
 	le.PutUint32(b[offTotLen:], totLen)
 	b[offKind] = byte(kind)
 	b[offType] = m.Type
-	le.PutUint16(b[offRsv:], 0)
+	le.PutUint16(b[offDurLag:], m.DurableLag)
 	le.PutUint32(b[offEpoch:], m.Epoch)
 	le.PutUint64(b[offIndex:], m.Index)
 	le.PutUint64(b[offTerm:], m.Term)
@@ -148,7 +155,7 @@ func headerCRC(b []byte, pos int64) uint32 {
 // DecodeHeader decodes the 56 bytes at the start of b, found at log position
 // pos with room bytes left in the file from pos. It returns KindUnwritten
 // with a nil error when all 56 bytes are zero, and otherwise checks, before
-// anything is allocated, the header CRC, the kind, the reserved bytes and the
+// anything is allocated, the header CRC, the kind and the
 // lengths: totLen ≤ room and, for an item, totLen == 56+hdrLen+dataLen+4; an
 // end marker is exactly 56 bytes with only index and epoch set. Any failure
 // is ErrInvalidItem, wrapped with what is wrong. totLen is the bytes the
@@ -173,18 +180,16 @@ func DecodeHeader(b []byte, pos int64, room int64) (kind Kind, m ItemMeta, totLe
 	if kind != KindItem && kind != KindEndMarker {
 		return 0, m, 0, fmt.Errorf("%w: unknown kind %d", ErrInvalidItem, kind)
 	}
-	if rsv := le.Uint16(b[offRsv:]); rsv != 0 {
-		return 0, m, 0, fmt.Errorf("%w: reserved bytes %#04x are not zero", ErrInvalidItem, rsv)
-	}
 	m = ItemMeta{
-		Type:      b[offType],
-		Epoch:     le.Uint32(b[offEpoch:]),
-		Index:     le.Uint64(b[offIndex:]),
-		Term:      le.Uint64(b[offTerm:]),
-		PrevTerm:  le.Uint64(b[offPrevTerm:]),
-		Timestamp: int64(le.Uint64(b[offTimestamp:])),
-		HeaderLen: le.Uint32(b[offHdrLen:]),
-		DataLen:   le.Uint32(b[offDataLen:]),
+		Type:       b[offType],
+		Epoch:      le.Uint32(b[offEpoch:]),
+		Index:      le.Uint64(b[offIndex:]),
+		Term:       le.Uint64(b[offTerm:]),
+		PrevTerm:   le.Uint64(b[offPrevTerm:]),
+		Timestamp:  int64(le.Uint64(b[offTimestamp:])),
+		HeaderLen:  le.Uint32(b[offHdrLen:]),
+		DataLen:    le.Uint32(b[offDataLen:]),
+		DurableLag: le.Uint16(b[offDurLag:]),
 	}
 	totLen = int64(le.Uint32(b[offTotLen:]))
 	if totLen > room {
@@ -195,7 +200,7 @@ func DecodeHeader(b []byte, pos int64, room int64) (kind Kind, m ItemMeta, totLe
 		// The marker is canonical (only index and epoch set) so that it
 		// re-encodes to the same bytes; anything else is not ours.
 		if totLen != EndMarkerSize || m.Type != 0 || m.Term != 0 || m.PrevTerm != 0 ||
-			m.Timestamp != 0 || m.HeaderLen != 0 || m.DataLen != 0 {
+			m.Timestamp != 0 || m.HeaderLen != 0 || m.DataLen != 0 || m.DurableLag != 0 {
 			return 0, ItemMeta{}, 0, fmt.Errorf("%w: malformed end marker (length %d)", ErrInvalidItem, totLen)
 		}
 		return kind, m, totLen, nil

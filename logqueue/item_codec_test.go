@@ -26,7 +26,7 @@ func TestSeedCRCMatchesUpdate(t *testing.T) {
 func TestItemRoundTrip(t *testing.T) {
 	full := ItemMeta{
 		Index: 0x0102030405060708, Term: 0x1112131415161718, PrevTerm: 0x2122232425262728,
-		Timestamp: -0x3132333435363738, Type: 0xa5, Epoch: 0xdeadbeef,
+		Timestamp: -0x3132333435363738, Type: 0xa5, Epoch: 0xdeadbeef, DurableLag: 0xbeef,
 	}
 	tests := []struct {
 		name         string
@@ -121,7 +121,6 @@ func TestDecodeHeaderRejects(t *testing.T) {
 		substr string
 	}{
 		{"kind 3", func(b []byte) { b[offKind] = 3; reseal(b, pos) }, 0, "unknown kind"},
-		{"rsv", func(b []byte) { b[offRsv+1] = 1; reseal(b, pos) }, 0, "reserved"},
 		{"totLen != parts", func(b []byte) {
 			binary.LittleEndian.PutUint32(b[offTotLen:], uint32(len(good)+1))
 			reseal(b, pos)

@@ -10,10 +10,77 @@ import (
 	"github.com/raftlog/raftlog/status"
 )
 
-// ErrCorrupt reports a log whose durable part contradicts itself: the index
-// files point at an item that is not the one they name, or the log ends below
-// what the status file records as persisted.
+// ErrCorrupt reports a log whose durable part contradicts itself. The error
+// returned is a *CorruptionError that says where and why.
 var ErrCorrupt = errors.New("restore: log is corrupt")
+
+// CorruptionError locates the first problem recovery will not cut away:
+// damage to data that was acknowledged, or a chain that contradicts itself.
+type CorruptionError struct {
+	// File and Offset locate the problem; Pos is its log position (where a
+	// repair would cut). File is empty when no file holds Pos.
+	File   string
+	Offset int64
+	Pos    int64
+	// Index is the index expected at Pos.
+	Index  uint64
+	Reason string
+}
+
+func (e *CorruptionError) Error() string {
+	where := fmt.Sprintf("log position %d", e.Pos)
+	if e.File != "" {
+		where = fmt.Sprintf("%s at offset %d", e.File, e.Offset)
+	}
+	return fmt.Sprintf("restore: log is corrupt in %s (index %d expected): %s", where, e.Index, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrCorrupt) hold.
+func (e *CorruptionError) Is(target error) bool { return target == ErrCorrupt }
+
+// EndKind says how the valid log ends.
+type EndKind int
+
+const (
+	// CleanEnd: unwritten space (or the end of the last file, or items of an
+	// older epoch) right after the last valid item.
+	CleanEnd EndKind = iota
+	// TornTail: bytes of writes that were never acknowledged follow the
+	// last valid item; recovery cuts them.
+	TornTail
+)
+
+func (k EndKind) String() string {
+	if k == TornTail {
+		return "torn tail"
+	}
+	return "clean end"
+}
+
+// Classify tells what an error from a scan means for recovery: nil and
+// ErrEndOfLog are a clean end, ErrInvalidItem a torn tail (until the checks
+// in Run show that acknowledged data is damaged), and anything wrapping
+// ErrCorrupt is corruption. ok is false for other errors (I/O failures).
+func Classify(err error) (kind EndKind, corrupt, ok bool) {
+	switch {
+	case err == nil, errors.Is(err, logqueue.ErrEndOfLog):
+		return CleanEnd, false, true
+	case errors.Is(err, ErrCorrupt), errors.Is(err, logqueue.ErrCorrupt), errors.Is(err, logqueue.ErrNoFile):
+		return CleanEnd, true, true
+	case errors.Is(err, logqueue.ErrInvalidItem):
+		return TornTail, false, true
+	}
+	return CleanEnd, false, false
+}
+
+// Options change how Run works.
+type Options struct {
+	// FullScan validates the whole log from its first index instead of only
+	// the tail after the persisted index (for verification and repair).
+	FullScan bool
+	// ReadOnly leaves the disk untouched: no tail is cut or synced.
+	ReadOnly bool
+}
 
 // Result is what recovery found.
 type Result struct {
@@ -28,6 +95,12 @@ type Result struct {
 	// persisted index, whose positions the index queue must be given.
 	TailFirst     uint64
 	TailPositions []int64
+	// End says how the log ends; EndReason says what was found there.
+	End       EndKind
+	EndReason string
+	// Rebuilt is true when the index files did not hold the persisted
+	// index's position and the whole log was scanned to rebuild them.
+	Rebuilt bool
 	// ScannedBytes counts the log bytes validated; CutBytes the bytes zeroed
 	// after the last valid item.
 	ScannedBytes int64
@@ -35,81 +108,166 @@ type Result struct {
 	Duration     time.Duration
 }
 
+// chain is the state of the validated log just before the scan position.
+type chain struct {
+	next     uint64 // index expected next
+	lastTerm uint64
+	epoch    uint32 // epoch of the last valid item
+}
+
 // Run recovers the log described by st. It changes the disk only to cut the
-// torn tail and to sync what it validated.
-func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue) (Result, error) {
+// torn tail and to sync what it validated (neither with opts.ReadOnly).
+//
+// Corruption is reported, never cut: an item that fails validation, or
+// unwritten space, followed by a valid item that proves the failed index had
+// been acknowledged (see logqueue.ItemMeta.DurableLag); a valid item in the
+// current epoch whose index, term or previous term breaks the chain; a log
+// that ends below the hard state's commit index or the persisted index.
+func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) (Result, error) {
 	start := time.Now()
 	var res Result
 	first := max(st.FirstIndex, 1)
+	mustHave := max(st.Commit, st.PersistedIndex)
 
-	// Where the scan starts, and the chain state just before it.
 	pos := st.FirstPos
-	next := first
-	lastTerm := st.FirstPrevTerm
-	var lastEpoch uint32
-	if p := st.PersistedIndex; p >= first {
-		ppos, err := iq.Position(p)
-		if err != nil {
-			return res, fmt.Errorf("%w: position of persisted index %d: %w", ErrCorrupt, p, err)
+	c := chain{next: first, lastTerm: st.FirstPrevTerm}
+	if p := st.PersistedIndex; p >= first && !opts.FullScan {
+		ppos, m, err := persistedItem(lq, iq, p)
+		if err == nil {
+			pos = ppos + logqueue.EncodedSize(int(m.HeaderLen), int(m.DataLen))
+			c = chain{next: p + 1, lastTerm: m.Term, epoch: m.Epoch}
+		} else {
+			// The index files are only a cache of positions: scan the
+			// whole log and let the flush stage write them again.
+			res.Rebuilt = true
 		}
-		m, hdr, data, err := lq.ReadItem(ppos)
-		if err != nil {
-			return res, fmt.Errorf("%w: persisted index %d at position %d: %w", ErrCorrupt, p, ppos, err)
-		}
-		if m.Index != p {
-			return res, fmt.Errorf("%w: index file says index %d is at position %d, but the item there has index %d",
-				ErrCorrupt, p, ppos, m.Index)
-		}
-		pos = ppos + logqueue.EncodedSize(len(hdr), len(data))
-		next = p + 1
-		lastTerm = m.Term
-		lastEpoch = m.Epoch
 	}
-	res.TailFirst = next
+	res.TailFirst = c.next
 
 	sc := lq.NewScanner(pos)
+	var endErr error
 	for {
 		m, _, _, ipos, err := sc.Next()
 		if err != nil {
-			if errors.Is(err, logqueue.ErrEndOfLog) || errors.Is(err, logqueue.ErrInvalidItem) {
-				break
-			}
-			if errors.Is(err, logqueue.ErrNoFile) {
-				return res, fmt.Errorf("%w: a log file is missing in the middle of the log: %w", ErrCorrupt, err)
-			}
-			return res, err
-		}
-		if m.Index != next || m.PrevTerm != lastTerm || m.Term < lastTerm ||
-			m.Epoch < lastEpoch || m.Epoch > st.Epoch {
-			// A stale or foreign item: the chain ends before it.
-			pos = ipos
+			endErr = err
 			break
+		}
+		if m.Epoch < c.epoch {
+			endErr = fmt.Errorf("%w: item of epoch %d after epoch %d", logqueue.ErrEndOfLog, m.Epoch, c.epoch)
+			break
+		}
+		if reason := c.breaks(m, st.Epoch); reason != "" {
+			return res, corruption(lq, ipos, c.next, reason)
 		}
 		res.TailPositions = append(res.TailPositions, ipos)
 		res.ScannedBytes += logqueue.EncodedSize(int(m.HeaderLen), int(m.DataLen))
-		next++
-		lastTerm = m.Term
-		lastEpoch = m.Epoch
+		c = chain{next: m.Index + 1, lastTerm: m.Term, epoch: m.Epoch}
 		pos = sc.Pos()
 	}
-	if next <= st.PersistedIndex {
-		return res, fmt.Errorf("%w: log ends at index %d below the persisted index %d", ErrCorrupt, next-1, st.PersistedIndex)
+	kind, corrupt, ok := Classify(endErr)
+	switch {
+	case !ok:
+		return res, fmt.Errorf("restore: scanning the log at position %d: %w", sc.Pos(), endErr)
+	case corrupt:
+		return res, corruption(lq, sc.Pos(), c.next, endErr.Error())
 	}
-	res.LastIndex = next - 1
-	res.LastTerm = lastTerm
-	res.LastEpoch = lastEpoch
-	res.WritePos = pos
+	res.End, res.EndReason = kind, endErr.Error()
+	if c.next <= mustHave {
+		return res, corruption(lq, sc.Pos(), c.next, fmt.Sprintf(
+			"the log ends at index %d, below the commit index %d / persisted index %d that were durable (%s)",
+			c.next-1, st.Commit, st.PersistedIndex, endErr))
+	}
+	if err := acknowledgedAfter(lq, sc.Pos(), c, st.Epoch); err != nil {
+		return res, err
+	}
 
-	cut, err := lq.CutTail(pos)
-	if err != nil {
-		return res, fmt.Errorf("restore: cutting the tail at position %d: %w", pos, err)
-	}
-	res.CutBytes = cut
-	if len(res.TailPositions) > 0 {
-		if err := lq.SyncRange(res.TailPositions[0], pos); err != nil {
-			return res, fmt.Errorf("restore: syncing the recovered tail: %w", err)
+	res.LastIndex = c.next - 1
+	res.LastTerm = c.lastTerm
+	res.LastEpoch = c.epoch
+	res.WritePos = pos
+	if !opts.ReadOnly {
+		cut, err := lq.CutTail(pos)
+		if err != nil {
+			return res, fmt.Errorf("restore: cutting the tail at position %d: %w", pos, err)
+		}
+		res.CutBytes = cut
+		if len(res.TailPositions) > 0 {
+			if err := lq.SyncRange(res.TailPositions[0], pos); err != nil {
+				return res, fmt.Errorf("restore: syncing the recovered tail: %w", err)
+			}
 		}
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// persistedItem reads the item the index files give for index p.
+func persistedItem(lq *logqueue.Queue, iq *idxqueue.Queue, p uint64) (int64, logqueue.ItemMeta, error) {
+	ppos, err := iq.Position(p)
+	if err != nil {
+		return 0, logqueue.ItemMeta{}, err
+	}
+	m, _, _, err := lq.ReadItem(ppos)
+	if err != nil {
+		return 0, m, err
+	}
+	if m.Index != p {
+		return 0, m, fmt.Errorf("%w: index file gives position %d for index %d, which holds index %d",
+			ErrCorrupt, ppos, p, m.Index)
+	}
+	return ppos, m, nil
+}
+
+// breaks returns why item m cannot follow the chain c, or "" if it can.
+// m's epoch is at least c's: an item of an older epoch is stale data and
+// ends the log before this is asked.
+func (c chain) breaks(m logqueue.ItemMeta, maxEpoch uint32) string {
+	switch {
+	case m.Epoch > maxEpoch:
+		return fmt.Sprintf("item of epoch %d, above the status file's epoch %d", m.Epoch, maxEpoch)
+	case m.Index != c.next:
+		return fmt.Sprintf("item has index %d", m.Index)
+	case m.Term < c.lastTerm:
+		return fmt.Sprintf("term goes down from %d to %d", c.lastTerm, m.Term)
+	case m.PrevTerm != c.lastTerm:
+		return fmt.Sprintf("item's previous term %d is not the term %d before it", m.PrevTerm, c.lastTerm)
+	}
+	return ""
+}
+
+// acknowledgedAfter looks past the end at pos for a valid item of the
+// current chain that proves index c.next had been acknowledged before it was
+// written. Such an item turns what looks like a torn tail into corruption.
+func acknowledgedAfter(lq *logqueue.Queue, pos int64, c chain, maxEpoch uint32) error {
+	var proof string
+	err := lq.FindItems(pos, func(m logqueue.ItemMeta, at int64) bool {
+		if m.Epoch < c.epoch || m.Epoch > maxEpoch || m.Index < c.next || m.DurableLag == 0 {
+			return true
+		}
+		if m.Index-uint64(m.DurableLag) >= c.next {
+			proof = fmt.Sprintf("the item at position %d (index %d) was written after index %d was acknowledged durable",
+				at, m.Index, c.next)
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("restore: looking past the end of the log at position %d: %w", pos, err)
+	}
+	if proof != "" {
+		return corruption(lq, pos, c.next, "an item is missing or damaged: "+proof)
+	}
+	return nil
+}
+
+func corruption(lq *logqueue.Queue, pos int64, index uint64, reason string) error {
+	e := &CorruptionError{Pos: pos, Index: index, Reason: reason}
+	fileSize := lq.FileSize()
+	start := pos - pos%fileSize
+	for _, f := range lq.Files() {
+		if f.StartPos == start {
+			e.File, e.Offset = f.Name, pos-start
+		}
+	}
+	return e
 }

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,6 +23,7 @@ const (
 type item struct {
 	index, term uint64
 	size        int
+	lag         uint16 // DurableLag
 }
 
 // env is a log directory on an in-memory file system.
@@ -67,7 +69,7 @@ func (e *env) write(pos int64, epoch uint32, prevTerm uint64, items []item) []in
 	require.NoError(e.t, lq.StartWriting(pos, epoch))
 	var positions []int64
 	for _, it := range items {
-		m := logqueue.ItemMeta{Index: it.index, Term: it.term, PrevTerm: prevTerm, Type: 1}
+		m := logqueue.ItemMeta{Index: it.index, Term: it.term, PrevTerm: prevTerm, Type: 1, DurableLag: it.lag}
 		p, err := lq.Add(&m, nil, make([]byte, it.size))
 		require.NoError(e.t, err)
 		positions = append(positions, p)
@@ -95,13 +97,13 @@ func (e *env) restore(st status.State) (Result, error) {
 	defer lq.Close()
 	iq := e.openIdxQueue()
 	defer iq.Close()
-	return Run(st, lq, iq)
+	return Run(st, lq, iq, Options{})
 }
 
 func seq(from, to, term uint64, size int) []item {
 	var out []item
 	for i := from; i <= to; i++ {
-		out = append(out, item{i, term, size})
+		out = append(out, item{index: i, term: term, size: size})
 	}
 	return out
 }
@@ -170,31 +172,27 @@ func TestRestoreChainEnds(t *testing.T) {
 			wantLast: 7,
 		},
 		{
-			name: "epoch above the status epoch",
+			name: "torn item followed by unacknowledged items",
 			build: func(e *env) {
-				p := e.write(0, 1, 0, seq(1, 5, 1, 100))
-				e.write(p[4]+logqueue.EncodedSize(0, 100), 9, 1, seq(6, 8, 1, 100))
+				p := e.write(0, 1, 0, seq(1, 10, 1, 100))
+				// Items 8..10 were written while only 5 was durable (lag
+				// 3..5): damage to 7 is a torn write, not lost data.
+				for i, it := range []item{{8, 1, 100, 3}, {9, 1, 100, 4}, {10, 1, 100, 5}} {
+					e.write(p[7+i], 1, 1, []item{it})
+				}
+				e.damage(p[6]+20, 1)
 			},
 			epoch:    1,
-			wantLast: 5,
+			wantLast: 6,
 		},
 		{
-			name: "prevTerm does not match",
+			name: "zeroed header followed by unacknowledged items",
 			build: func(e *env) {
-				p := e.write(0, 1, 0, seq(1, 5, 2, 100))
-				e.write(p[4]+logqueue.EncodedSize(0, 100), 1, 1, seq(6, 8, 2, 100))
+				p := e.write(0, 1, 0, seq(1, 10, 1, 100))
+				e.zero(p[6], logqueue.ItemHeaderSize)
 			},
 			epoch:    1,
-			wantLast: 5,
-		},
-		{
-			name: "index gap",
-			build: func(e *env) {
-				p := e.write(0, 1, 0, seq(1, 5, 2, 100))
-				e.write(p[4]+logqueue.EncodedSize(0, 100), 1, 2, seq(7, 8, 2, 100))
-			},
-			epoch:    1,
-			wantLast: 5,
+			wantLast: 6,
 		},
 	}
 	for _, tc := range tests {
@@ -215,27 +213,178 @@ func TestRestoreChainEnds(t *testing.T) {
 	}
 }
 
-func TestRestoreRefusesContradictions(t *testing.T) {
-	t.Run("index file points at the wrong item", func(t *testing.T) {
-		e := newEnv(t)
-		p := e.write(0, 1, 0, seq(1, 20, 1, 100))
-		wrong := append([]int64(nil), p[:10]...)
-		wrong[9] = p[8]
-		e.persist(1, wrong)
-		st := newState(1)
-		st.PersistedIndex = 10
-		_, err := e.restore(st)
-		require.ErrorIs(t, err, ErrCorrupt)
+func TestRestoreRebuildsAWrongIndexEntry(t *testing.T) {
+	e := newEnv(t)
+	p := e.write(0, 1, 0, seq(1, 20, 1, 100))
+	wrong := append([]int64(nil), p[:10]...)
+	wrong[9] = p[8]
+	e.persist(1, wrong)
+	st := newState(1)
+	st.PersistedIndex = 10
+	res, err := e.restore(st)
+	require.NoError(t, err)
+	assert.True(t, res.Rebuilt)
+	assert.Equal(t, uint64(1), res.TailFirst, "the whole log is handed back to the index")
+	assert.Equal(t, p, res.TailPositions)
+	assert.Equal(t, uint64(20), res.LastIndex)
+}
+
+func TestRestoreRefusesCorruption(t *testing.T) {
+	tests := []struct {
+		name   string
+		build  func(e *env) status.State
+		substr string
+	}{
+		{
+			name: "log ends below the persisted index",
+			build: func(e *env) status.State {
+				p := e.write(0, 1, 0, seq(1, 20, 1, 100))
+				e.persist(1, p[:10])
+				e.zero(p[4], logqueue.EncodedSize(0, 100)*16)
+				st := newState(1)
+				st.PersistedIndex = 10
+				return st
+			},
+			substr: "below the commit index",
+		},
+		{
+			name: "log ends below the commit index",
+			build: func(e *env) status.State {
+				p := e.write(0, 1, 0, seq(1, 20, 1, 100))
+				e.damage(p[14]+60, 1)
+				st := newState(1)
+				st.Commit = 16
+				return st
+			},
+			substr: "below the commit index",
+		},
+		{
+			name: "damaged item before an item that proves it acknowledged",
+			build: func(e *env) status.State {
+				p := e.write(0, 1, 0, seq(1, 10, 1, 100))
+				// 10 was written when 8 was durable.
+				e.write(p[9], 1, 1, []item{{10, 1, 100, 2}})
+				e.damage(p[7]+30, 1)
+				return newState(1)
+			},
+			substr: "acknowledged",
+		},
+		{
+			name: "prevTerm does not match",
+			build: func(e *env) status.State {
+				p := e.write(0, 1, 0, seq(1, 5, 2, 100))
+				e.write(p[4]+logqueue.EncodedSize(0, 100), 1, 1, seq(6, 8, 2, 100))
+				return newState(1)
+			},
+			substr: "previous term",
+		},
+		{
+			name: "index gap",
+			build: func(e *env) status.State {
+				p := e.write(0, 1, 0, seq(1, 5, 2, 100))
+				e.write(p[4]+logqueue.EncodedSize(0, 100), 1, 2, seq(7, 8, 2, 100))
+				return newState(1)
+			},
+			substr: "has index 7",
+		},
+		{
+			name: "term goes down",
+			build: func(e *env) status.State {
+				p := e.write(0, 1, 0, seq(1, 5, 3, 100))
+				e.write(p[4]+logqueue.EncodedSize(0, 100), 1, 3, seq(6, 6, 2, 100))
+				return newState(1)
+			},
+			substr: "term goes down",
+		},
+		{
+			name: "epoch above the status epoch",
+			build: func(e *env) status.State {
+				p := e.write(0, 1, 0, seq(1, 5, 1, 100))
+				e.write(p[4]+logqueue.EncodedSize(0, 100), 9, 1, seq(6, 8, 1, 100))
+				return newState(1)
+			},
+			substr: "above the status file's epoch",
+		},
+		{
+			name: "missing end marker",
+			build: func(e *env) status.State {
+				// 700-byte items: 86 fill a 64 KiB file and leave room for a
+				// marker. Each was written when the one 3 before was durable.
+				items := seq(1, 300, 1, 700)
+				for i := range items {
+					items[i].lag = 3
+				}
+				p := e.write(0, 1, 0, items)
+				require.Equal(e.t, int64(fileSize), p[86], "item 87 opens the second file")
+				e.zero(p[85]+logqueue.EncodedSize(0, 700), logqueue.EndMarkerSize)
+				return newState(1)
+			},
+			substr: "acknowledged",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			st := tc.build(e)
+			before := e.snapshot()
+			_, err := e.restore(st)
+			require.ErrorIs(t, err, ErrCorrupt)
+			var ce *CorruptionError
+			require.ErrorAs(t, err, &ce)
+			assert.Contains(t, ce.Error(), tc.substr)
+			assert.Contains(t, ce.Error(), ".log at offset")
+			assert.Equal(t, before, e.snapshot(), "a refused restore changes nothing")
+		})
+	}
+}
+
+// damage flips bits of n bytes at log position pos.
+func (e *env) damage(pos int64, n int) {
+	e.edit(pos, n, func(b []byte) {
+		for i := range b {
+			b[i] ^= 0x5A
+		}
 	})
-	t.Run("log ends below the persisted index", func(t *testing.T) {
-		e := newEnv(t)
-		p := e.write(0, 1, 0, seq(1, 20, 1, 100))
-		e.persist(1, p[:10])
-		// Destroy item 11 onwards but claim 15 persisted: the index file
-		// has no position for 15.
-		st := newState(1)
-		st.PersistedIndex = 15
-		_, err := e.restore(st)
-		require.ErrorIs(t, err, ErrCorrupt)
-	})
+}
+
+// zero clears n bytes at log position pos.
+func (e *env) zero(pos int64, n int64) {
+	e.edit(pos, int(n), func(b []byte) { clear(b) })
+}
+
+func (e *env) edit(pos int64, n int, change func([]byte)) {
+	name := dir + "/" + fileNameOf(pos)
+	f, err := e.fs.Open(name)
+	require.NoError(e.t, err)
+	defer f.Close()
+	b := make([]byte, n)
+	_, err = f.ReadAt(b, pos%fileSize)
+	require.NoError(e.t, err)
+	change(b)
+	_, err = f.WriteAt(b, pos%fileSize)
+	require.NoError(e.t, err)
+	require.NoError(e.t, f.Sync())
+}
+
+func fileNameOf(pos int64) string {
+	return fmt.Sprintf("%020d.log", pos-pos%fileSize)
+}
+
+// snapshot returns every file's name and bytes.
+func (e *env) snapshot() map[string][]byte {
+	names, err := e.fs.List(dir)
+	require.NoError(e.t, err)
+	out := map[string][]byte{}
+	for _, n := range names {
+		f, err := e.fs.Open(dir + "/" + n)
+		require.NoError(e.t, err)
+		size, err := f.Size()
+		require.NoError(e.t, err)
+		b := make([]byte, size)
+		_, err = f.ReadAt(b, 0)
+		require.NoError(e.t, err)
+		require.NoError(e.t, f.Close())
+		out[n] = b
+	}
+	return out
 }
