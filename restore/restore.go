@@ -152,8 +152,8 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 			endErr = err
 			break
 		}
-		if m.Epoch < c.epoch {
-			endErr = fmt.Errorf("%w: item of epoch %d after epoch %d", logqueue.ErrEndOfLog, m.Epoch, c.epoch)
+		if c.stale(m, st) {
+			endErr = fmt.Errorf("%w: stale item (index %d, epoch %d) after epoch %d", logqueue.ErrEndOfLog, m.Index, m.Epoch, c.epoch)
 			break
 		}
 		if reason := c.breaks(m, st.Epoch); reason != "" {
@@ -177,7 +177,7 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 			"the log ends at index %d, below the commit index %d / persisted index %d that were durable (%s)",
 			c.next-1, st.Commit, st.PersistedIndex, endErr))
 	}
-	if err := acknowledgedAfter(lq, sc.Pos(), c, st.Epoch); err != nil {
+	if err := acknowledgedAfter(lq, sc.Pos(), c, st); err != nil {
 		return res, err
 	}
 
@@ -218,6 +218,16 @@ func persistedItem(lq *logqueue.Queue, iq *idxqueue.Queue, p uint64) (int64, log
 	return ppos, m, nil
 }
 
+// stale reports whether m is left over from an earlier use of its bytes: an
+// item of an older epoch than the chain's, or one that the last tail
+// truncation cut off.
+func (c chain) stale(m logqueue.ItemMeta, st status.State) bool {
+	if m.Epoch < c.epoch {
+		return true
+	}
+	return st.TruncatedFrom > 0 && m.Index >= st.TruncatedFrom && m.Epoch < st.TruncEpoch
+}
+
 // breaks returns why item m cannot follow the chain c, or "" if it can.
 // m's epoch is at least c's: an item of an older epoch is stale data and
 // ends the log before this is asked.
@@ -238,10 +248,10 @@ func (c chain) breaks(m logqueue.ItemMeta, maxEpoch uint32) string {
 // acknowledgedAfter looks past the end at pos for a valid item of the
 // current chain that proves index c.next had been acknowledged before it was
 // written. Such an item turns what looks like a torn tail into corruption.
-func acknowledgedAfter(lq *logqueue.Queue, pos int64, c chain, maxEpoch uint32) error {
+func acknowledgedAfter(lq *logqueue.Queue, pos int64, c chain, st status.State) error {
 	var proof string
 	err := lq.FindItems(pos, func(m logqueue.ItemMeta, at int64) bool {
-		if m.Epoch < c.epoch || m.Epoch > maxEpoch || m.Index < c.next || m.DurableLag == 0 {
+		if c.stale(m, st) || m.Epoch > st.Epoch || m.Index < c.next || m.DurableLag == 0 {
 			return true
 		}
 		if m.Index-uint64(m.DurableLag) >= c.next {

@@ -156,8 +156,9 @@ func TestRestoreScansFromPersistedIndex(t *testing.T) {
 func TestRestoreChainEnds(t *testing.T) {
 	tests := []struct {
 		name     string
-		build    func(e *env) // writes the log
-		epoch    uint32       // status epoch
+		build    func(e *env)           // writes the log
+		state    func(st *status.State) // changes the status file's state
+		epoch    uint32                 // status epoch
 		wantLast uint64
 	}{
 		{
@@ -170,6 +171,20 @@ func TestRestoreChainEnds(t *testing.T) {
 			},
 			epoch:    2,
 			wantLast: 7,
+		},
+		{
+			name: "items cut off by the last tail truncation",
+			build: func(e *env) {
+				// 1..10 in epoch 1 (10 written when 9 was durable), then a
+				// truncation at 6 recorded in the status file: 6..10 are stale
+				// although they follow 5 intact.
+				items := seq(1, 10, 1, 100)
+				items[9].lag = 1
+				e.write(0, 1, 0, items)
+			},
+			state:    func(st *status.State) { st.TruncatedFrom, st.TruncEpoch, st.Epoch = 6, 2, 2 },
+			epoch:    2,
+			wantLast: 5,
 		},
 		{
 			name: "torn item followed by unacknowledged items",
@@ -199,13 +214,17 @@ func TestRestoreChainEnds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			tc.build(e)
-			res, err := e.restore(newState(tc.epoch))
+			st := newState(tc.epoch)
+			if tc.state != nil {
+				tc.state(&st)
+			}
+			res, err := e.restore(st)
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantLast, res.LastIndex)
 			assert.Len(t, res.TailPositions, int(tc.wantLast))
 			// The cut tail is zeroed: a second restore finds the same end
 			// with nothing more to cut.
-			res2, err := e.restore(newState(tc.epoch))
+			res2, err := e.restore(st)
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantLast, res2.LastIndex)
 			assert.Equal(t, int64(0), res2.CutBytes)

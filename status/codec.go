@@ -18,7 +18,7 @@ var ErrTooLarge = errors.New("status: state too large for a slot")
 
 // Body encoding, version 1. Frozen: changing it needs a new slotVersion.
 const (
-	bodyFixedSize = 7*8 + 4 + 1 + 4 // seven u64/i64, epoch, flags, nProps
+	bodyFixedSize = 7*8 + 4 + 1 + 8 + 4 + 4 // seven u64/i64, epoch, flags, truncatedFrom, truncEpoch, nProps
 	propFixedSize = 2 + 4           // keyLen, valLen
 
 	flagInstalling = 1 << 0
@@ -63,6 +63,8 @@ func Encode(dst []byte, s State) ([]byte, error) {
 		flags |= flagInstalling
 	}
 	dst = append(dst, flags)
+	dst = binary.LittleEndian.AppendUint64(dst, s.TruncatedFrom)
+	dst = binary.LittleEndian.AppendUint32(dst, s.TruncEpoch)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(s.Props)))
 	if len(s.Props) == 0 {
 		return dst, nil
@@ -110,7 +112,9 @@ func Decode(b []byte) (State, error) {
 		return State{}, fmt.Errorf("%w: unknown flags %#x at body offset 60", ErrCorrupt, flags)
 	}
 	s.Installing = flags&flagInstalling != 0
-	n := le.Uint32(b[61:])
+	s.TruncatedFrom = le.Uint64(b[61:])
+	s.TruncEpoch = le.Uint32(b[69:])
+	n := le.Uint32(b[73:])
 	off := bodyFixedSize
 	if n == 0 {
 		if off != len(b) {

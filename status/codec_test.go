@@ -117,7 +117,7 @@ func TestEncodeTooLarge(t *testing.T) {
 // then the given bytes.
 func rawBody(n uint32, rest ...[]byte) []byte {
 	b := make([]byte, bodyFixedSize)
-	binary.LittleEndian.PutUint32(b[61:], n)
+	binary.LittleEndian.PutUint32(b[73:], n)
 	for _, r := range rest {
 		b = append(b, r...)
 	}
@@ -136,15 +136,15 @@ func TestDecodeRejects(t *testing.T) {
 		b    []byte
 		want string
 	}{
-		{"nil", nil, "min 65"},
-		{"short", valid[:bodyFixedSize-1], "min 65"},
+		{"nil", nil, "min 77"},
+		{"short", valid[:bodyFixedSize-1], "min 77"},
 		{"too long", make([]byte, maxBodySize+1), "max 16360"},
 		{"unknown flag", mut(func(b []byte) { b[60] |= 2 }), "unknown flags"},
 		{"trailing byte", append(bytes.Clone(valid), 0), "trailing"},
 		{"trailing without props", rawBody(0, []byte{0}), "trailing"},
-		{"count too big", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[61:], 1<<31) }), "cannot fit"},
-		{"count one too many", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[61:], 3) }), "cannot fit"},
-		{"count one too few", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[61:], 1) }), "trailing"},
+		{"count too big", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[73:], 1<<31) }), "cannot fit"},
+		{"count one too many", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[73:], 3) }), "cannot fit"},
+		{"count one too few", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[73:], 1) }), "trailing"},
 		{"key overruns", mut(func(b []byte) { binary.LittleEndian.PutUint16(b[p:], 0xffff) }), "key of 65535 bytes overruns"},
 		{"value overruns", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[p+3:], 0xffffffff) }), "value of 4294967295 bytes overruns"},
 		{"truncated key length", rawBody(2, u16(1), []byte("a"), u32(10), make([]byte, 10), []byte{0}), "truncated key length"},

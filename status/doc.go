@@ -29,18 +29,19 @@
 //	+--------+---------+-------+---------+-----------------+--------+
 //	crc32c (Castagnoli) covers magic through the end of body.
 //
-//	body (the output of Encode): 65 fixed bytes, then the properties
+//	body (the output of Encode): 77 fixed bytes, then the properties
 //	+------+------+--------+-----------+----------+----------+-----------+
 //	| term | vote | commit | persisted | firstIdx | firstPos | firstPrev |
 //	|      |      |        |   Index   |          |          |   Term    |
 //	| u64  | u64  |  u64   |    u64    |   u64    |   i64    |    u64    |
 //	| 8 B  | 8 B  |  8 B   |    8 B    |   8 B    |   8 B    |    8 B    |
 //	+------+------+--------+-----------+----------+----------+-----------+
-//	+-------+-------+--------+---------------------------------------+
-//	| epoch | flags | nProps | nProps times:                         |
-//	|  u32  |  u8   |  u32   | keyLen u16 | key | valLen u32 | value |
-//	|  4 B  |  1 B  |  4 B   | keys strictly ascending               |
-//	+-------+-------+--------+---------------------------------------+
+//	+-------+-------+-----------+--------+--------+--------------------+
+//	| epoch | flags | truncated | trunc  | nProps | nProps times:      |
+//	|       |       |   From    | Epoch  |        | keyLen u16, key,   |
+//	|  u32  |  u8   |    u64    |  u32   |  u32   | valLen u32, value  |
+//	|  4 B  |  1 B  |    8 B    |  4 B   |  4 B   | keys ascending     |
+//	+-------+-------+-----------+--------+--------+--------------------+
 //	flags: bit 0 = Installing; the other bits are zero.
 //
 // Encoding is canonical: the properties are sorted by key and Decode refuses

@@ -11,6 +11,11 @@ type State struct {
 	FirstPrevTerm      uint64            // term of FirstIndex-1 (snapshot term; 0 on a new log)
 	Epoch              uint32            // incremented at every open and tail truncation
 	Installing         bool              // snapshot install in progress
+	// TruncatedFrom and TruncEpoch record the last tail truncation: items
+	// with an index ≥ TruncatedFrom and an epoch below TruncEpoch were cut
+	// off and are stale wherever recovery meets them (0, 0: none).
+	TruncatedFrom uint64
+	TruncEpoch    uint32
 	Props              map[string][]byte // user properties (may be nil)
 }
 
@@ -38,6 +43,7 @@ func (s State) Equal(o State) bool {
 		s.PersistedIndex != o.PersistedIndex || s.FirstIndex != o.FirstIndex ||
 		s.FirstPos != o.FirstPos || s.FirstPrevTerm != o.FirstPrevTerm ||
 		s.Epoch != o.Epoch || s.Installing != o.Installing ||
+		s.TruncatedFrom != o.TruncatedFrom || s.TruncEpoch != o.TruncEpoch ||
 		len(s.Props) != len(o.Props) {
 		return false
 	}

@@ -10,7 +10,7 @@ func fullState() State {
 	return State{
 		Term: 7, Vote: 3, Commit: 100, PersistedIndex: 90,
 		FirstIndex: 11, FirstPos: 4096, FirstPrevTerm: 2,
-		Epoch: 5, Installing: true,
+		Epoch: 5, Installing: true, TruncatedFrom: 77, TruncEpoch: 4,
 		Props: map[string][]byte{"a": []byte("x"), "b": nil, "c": []byte("zz")},
 	}
 }
