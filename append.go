@@ -43,6 +43,8 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 	durable := l.durableIndex.Load()
 	chunk := l.opts.MaxUnflushedIndexes / 2
 	prevTerm := l.lastTerm.Load()
+	// The term runs take a lock only when a term changes.
+	newRun := l.terms.empty()
 	for len(entries) > 0 {
 		n := min(chunk, len(entries))
 		part := entries[:n]
@@ -78,6 +80,10 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 				l.fail(err)
 				fut.Complete(0, l.pending.failure())
 				return fut
+			}
+			if newRun || e.Term != prevTerm {
+				l.terms.add(e.Index, e.Term)
+				newRun = false
 			}
 			prevTerm = e.Term
 		}

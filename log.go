@@ -55,6 +55,7 @@ type Log struct {
 	lastTerm      atomic.Uint64
 	durableIndex  atomic.Uint64
 
+	terms         termRuns     // terms of recent indexes, for Term and FindMatch
 	pending       pendingQueue // guarded by its own lock; see pending.go
 	forcedScratch []pendingOp  // owned by the force goroutine
 
@@ -159,7 +160,11 @@ func (l *Log) open() error {
 	l.lastIndex.Store(res.LastIndex)
 	l.lastTerm.Store(res.LastTerm)
 	l.durableIndex.Store(res.LastIndex)
-	l.pending.durableSeq = 0
+	runs := []termRun{{first: res.TailFirst - 1, term: res.BaseTerm}}
+	for _, ts := range res.TermStarts {
+		runs = append(runs, termRun{first: ts.First, term: ts.Term})
+	}
+	l.terms.reset(res.TailFirst-1, runs)
 
 	if err := l.iq.Start(res.TailFirst - 1); err != nil {
 		return err

@@ -70,6 +70,9 @@ func (l *Log) Term(index uint64) (uint64, error) {
 	if err := l.checkRead(index, index); err != nil {
 		return 0, err
 	}
+	if t, ok := l.terms.term(index); ok {
+		return t, nil
+	}
 	e, _, err := l.readEntry(index)
 	if err != nil {
 		return 0, err

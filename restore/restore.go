@@ -95,6 +95,11 @@ type Result struct {
 	// persisted index, whose positions the index queue must be given.
 	TailFirst     uint64
 	TailPositions []int64
+	// BaseTerm is the term of index TailFirst-1, and TermStarts lists where
+	// the terms of the tail change: together they give the term of every
+	// index from TailFirst-1 to LastIndex without reading the log again.
+	BaseTerm   uint64
+	TermStarts []TermStart
 	// End says how the log ends; EndReason says what was found there.
 	End       EndKind
 	EndReason string
@@ -107,6 +112,9 @@ type Result struct {
 	CutBytes     int64
 	Duration     time.Duration
 }
+
+// TermStart says that entries from index First on have term Term.
+type TermStart struct{ First, Term uint64 }
 
 // chain is the state of the validated log just before the scan position.
 type chain struct {
@@ -143,6 +151,7 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 		}
 	}
 	res.TailFirst = c.next
+	res.BaseTerm = c.lastTerm
 
 	sc := lq.NewScanner(pos)
 	var endErr error
@@ -160,6 +169,9 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 			return res, corruption(lq, ipos, c.next, reason)
 		}
 		res.TailPositions = append(res.TailPositions, ipos)
+		if m.Term != c.lastTerm {
+			res.TermStarts = append(res.TermStarts, TermStart{First: m.Index, Term: m.Term})
+		}
 		res.ScannedBytes += logqueue.EncodedSize(int(m.HeaderLen), int(m.DataLen))
 		c = chain{next: m.Index + 1, lastTerm: m.Term, epoch: m.Epoch}
 		pos = sc.Pos()

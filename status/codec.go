@@ -19,7 +19,7 @@ var ErrTooLarge = errors.New("status: state too large for a slot")
 // Body encoding, version 1. Frozen: changing it needs a new slotVersion.
 const (
 	bodyFixedSize = 7*8 + 4 + 1 + 8 + 4 + 4 // seven u64/i64, epoch, flags, truncatedFrom, truncEpoch, nProps
-	propFixedSize = 2 + 4           // keyLen, valLen
+	propFixedSize = 2 + 4                   // keyLen, valLen
 
 	flagInstalling = 1 << 0
 	knownFlags     = flagInstalling

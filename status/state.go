@@ -4,19 +4,19 @@ import "bytes"
 
 // State is everything raftlog keeps in the status file.
 type State struct {
-	Term, Vote, Commit uint64            // Raft hard state
-	PersistedIndex     uint64            // index files are trusted up to here
-	FirstIndex         uint64            // first index still in the log (1 on a new log)
-	FirstPos           int64             // log position of FirstIndex (0 on a new log)
-	FirstPrevTerm      uint64            // term of FirstIndex-1 (snapshot term; 0 on a new log)
-	Epoch              uint32            // incremented at every open and tail truncation
-	Installing         bool              // snapshot install in progress
+	Term, Vote, Commit uint64 // Raft hard state
+	PersistedIndex     uint64 // index files are trusted up to here
+	FirstIndex         uint64 // first index still in the log (1 on a new log)
+	FirstPos           int64  // log position of FirstIndex (0 on a new log)
+	FirstPrevTerm      uint64 // term of FirstIndex-1 (snapshot term; 0 on a new log)
+	Epoch              uint32 // incremented at every open and tail truncation
+	Installing         bool   // snapshot install in progress
 	// TruncatedFrom and TruncEpoch record the last tail truncation: items
 	// with an index ≥ TruncatedFrom and an epoch below TruncEpoch were cut
 	// off and are stale wherever recovery meets them (0, 0: none).
 	TruncatedFrom uint64
 	TruncEpoch    uint32
-	Props              map[string][]byte // user properties (may be nil)
+	Props         map[string][]byte // user properties (may be nil)
 }
 
 // initialState is what a new status file holds.
