@@ -27,6 +27,9 @@ var (
 	// ErrFailed: a write or fdatasync failed earlier. The wrapping error
 	// carries the first cause. The Log must be closed and reopened.
 	ErrFailed = errors.New("raftlog: log failed")
+	// ErrBelowCommit: TruncateTail would remove entries at or below the
+	// hard state's commit index, which Raft never takes back.
+	ErrBelowCommit = errors.New("raftlog: truncation below the commit index")
 	// ErrInvalidOptions: Options that cannot be used (a size that is not a
 	// power of two, or out of range).
 	ErrInvalidOptions = errors.New("raftlog: invalid options")

@@ -2,6 +2,7 @@ package raftlog
 
 import (
 	"github.com/raftlog/raftlog/pipeline"
+	"github.com/raftlog/raftlog/status"
 )
 
 type hardStateRequest struct {
@@ -38,14 +39,9 @@ func (l *Log) HardState() HardState {
 // the batch, since only the last hard state matters.
 func (l *Log) saveHardStates(batch []hardStateRequest) {
 	hs := batch[len(batch)-1].hs
-	l.stMu.Lock()
-	st := l.st
-	st.Term, st.Vote, st.Commit = hs.Term, hs.Vote, hs.Commit
-	err := l.stFile.Save(st)
-	if err == nil {
-		l.st = st
-	}
-	l.stMu.Unlock()
+	err := l.updateStatus(func(st *status.State) {
+		st.Term, st.Vote, st.Commit = hs.Term, hs.Vote, hs.Commit
+	})
 	if err != nil {
 		l.fail(err)
 		err = l.pending.failure()

@@ -256,15 +256,28 @@ func (l *Log) release() error {
 // onIdxPersisted records in the status file that the index files are
 // trusted up to index. It runs on the index flush goroutine.
 func (l *Log) onIdxPersisted(index uint64) error {
+	return l.updateStatus(func(st *status.State) { st.PersistedIndex = index })
+}
+
+// updateStatus applies change to the status state and saves it durably;
+// the in-memory state changes only if the save succeeds.
+func (l *Log) updateStatus(change func(st *status.State)) error {
 	l.stMu.Lock()
 	defer l.stMu.Unlock()
 	st := l.st
-	st.PersistedIndex = index
+	change(&st)
 	if err := l.stFile.Save(st); err != nil {
-		return err
+		return fmt.Errorf("raftlog: save status: %w", err)
 	}
 	l.st = st
 	return nil
+}
+
+// statusSnapshot returns the status state last saved.
+func (l *Log) statusSnapshot() status.State {
+	l.stMu.Lock()
+	defer l.stMu.Unlock()
+	return l.st
 }
 
 // fail makes the log fail with cause: every pending and later call gets an
