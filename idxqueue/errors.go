@@ -37,6 +37,10 @@ var (
 	// ErrNotStarted is returned by Put and WaitRoom before Start.
 	ErrNotStarted = errors.New("idxqueue: not started")
 
+	// ErrReadOnly is returned by Start, Put and WaitRoom on a Queue opened
+	// with Options.ReadOnly.
+	ErrReadOnly = errors.New("idxqueue: opened read-only")
+
 	// ErrAlreadyStarted is returned by a second call to Start.
 	ErrAlreadyStarted = errors.New("idxqueue: already started")
 )

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -138,6 +139,10 @@ type fileSet struct {
 	itemsPerFile uint64
 	shift        uint // log2(itemsPerFile)
 
+	// readOnly: load opens files read-only and changes nothing (see
+	// Options.ReadOnly); ensure is never called then, as Start refuses.
+	readOnly bool
+
 	mu     sync.RWMutex
 	files  map[uint64]vfs.File
 	closed bool
@@ -146,10 +151,12 @@ type fileSet struct {
 func (s *fileSet) fileSize() int64 { return int64(s.itemsPerFile) * slotSize }
 
 // load lists dir, removes leftover temporary files and opens every index
-// file read-write.
+// file read-write. Read-only, it only lists and opens (see read_only.go).
 func (s *fileSet) load() error {
-	if err := s.fs.MkdirAll(s.dir); err != nil {
-		return fmt.Errorf("idxqueue: create dir %s: %w", s.dir, err)
+	if !s.readOnly {
+		if err := s.fs.MkdirAll(s.dir); err != nil {
+			return fmt.Errorf("idxqueue: create dir %s: %w", s.dir, err)
+		}
 	}
 	names, err := s.fs.List(s.dir)
 	if err != nil {
@@ -159,6 +166,9 @@ func (s *fileSet) load() error {
 	for _, name := range names {
 		path := filepath.Join(s.dir, name)
 		if strings.HasSuffix(name, tmpSuffix) {
+			if s.readOnly {
+				continue
+			}
 			if err := s.fs.Remove(path); err != nil {
 				return fmt.Errorf("idxqueue: remove leftover %s: %w", path, err)
 			}
@@ -176,7 +186,10 @@ func (s *fileSet) load() error {
 			return fmt.Errorf("%w: %s: first index %d is not a multiple of ItemsPerFile %d",
 				ErrCorrupt, path, first, s.itemsPerFile)
 		}
-		f, err := s.fs.Open(path)
+		f, err := s.openPath(path)
+		if s.readOnly && errors.Is(err, fs.ErrNotExist) {
+			continue // deleted by the owner since List (see read_only.go)
+		}
 		if err != nil {
 			return fmt.Errorf("idxqueue: open %s: %w", path, err)
 		}

@@ -69,6 +69,7 @@ func Open(opts Options) (*Queue, error) {
 		itemsPerFile: uint64(opts.ItemsPerFile),
 		shift:        uint(bits.TrailingZeros64(uint64(opts.ItemsPerFile))),
 		files:        make(map[uint64]vfs.File),
+		readOnly:     opts.ReadOnly,
 	}
 	if err := q.files.load(); err != nil {
 		_ = q.files.closeAll()
@@ -115,6 +116,9 @@ func (q *Queue) Start(persistedIndex uint64) error {
 	case q.closed:
 		q.mu.Unlock()
 		return ErrClosed
+	case q.opts.ReadOnly:
+		q.mu.Unlock()
+		return ErrReadOnly
 	case q.started:
 		q.mu.Unlock()
 		return ErrAlreadyStarted
@@ -183,6 +187,8 @@ func (q *Queue) unusableLocked() error {
 		return q.err
 	case q.closed:
 		return ErrClosed
+	case q.opts.ReadOnly:
+		return ErrReadOnly
 	case !q.started:
 		return ErrNotStarted
 	}

@@ -37,6 +37,12 @@ type Options struct {
 	// number of positions persisted and how long the flush took, OnPersisted
 	// included. May be nil.
 	OnFlush func(entries int, nanos int64)
+	// ReadOnly opens the index files for reading only, for inspection while
+	// the owner of the directory may be running: Open creates, removes and
+	// writes nothing (leftover *.idx.tmp files are ignored; the directory
+	// must exist), Position answers from the files, and Start, Put and
+	// WaitRoom return ErrReadOnly. See read_only.go.
+	ReadOnly bool
 }
 
 // Defaults of Options.

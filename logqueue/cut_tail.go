@@ -23,6 +23,9 @@ func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
 	if q.closed.Load() {
 		return 0, ErrClosed
 	}
+	if q.opts.ReadOnly {
+		return 0, ErrReadOnly
+	}
 	if q.started {
 		return 0, ErrWriting
 	}
@@ -95,6 +98,9 @@ func dirtyRange(b []byte) (first, last int) {
 func (q *Queue) SyncRange(from, to int64) error {
 	if q.closed.Load() {
 		return ErrClosed
+	}
+	if q.opts.ReadOnly {
+		return ErrReadOnly
 	}
 	if from < 0 || from >= to {
 		return nil

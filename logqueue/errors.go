@@ -34,6 +34,9 @@ var (
 	ErrInvalidOptions = errors.New("logqueue: invalid options")
 	// ErrNotWriting is returned by Add and Flush before StartWriting.
 	ErrNotWriting = errors.New("logqueue: StartWriting has not been called")
+	// ErrReadOnly is returned by every method that writes, on a Queue
+	// opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("logqueue: opened read-only")
 	// ErrWriting is returned by StartWriting when it was already called, and
 	// by CutTail once writing has started (recovery must come first).
 	ErrWriting = errors.New("logqueue: already writing")

@@ -101,6 +101,9 @@ func Open(opts Options) (*Queue, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	if opts.ReadOnly {
+		return openReadOnly(opts)
+	}
 	fsys := opts.FS
 	if err := fsys.MkdirAll(opts.Dir); err != nil {
 		return nil, fmt.Errorf("logqueue: create dir %s: %w", opts.Dir, err)
@@ -149,7 +152,7 @@ func (q *Queue) openFile(name string, start int64) error {
 		return fmt.Errorf("%w: %s: start position %d is not a multiple of the file size %d",
 			ErrBadFile, path, start, q.opts.FileSize)
 	}
-	f, err := q.opts.FS.Open(path)
+	f, err := q.openPath(path)
 	if err != nil {
 		return fmt.Errorf("logqueue: open %s: %w", path, err)
 	}
@@ -244,6 +247,9 @@ func (q *Queue) StartWriting(pos int64, epoch uint32) error {
 	if q.closed.Load() {
 		return ErrClosed
 	}
+	if q.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	if q.started {
 		return ErrWriting
 	}
@@ -309,6 +315,9 @@ func (q *Queue) failed() error {
 func (q *Queue) checkWriting() error {
 	if q.closed.Load() {
 		return ErrClosed
+	}
+	if q.opts.ReadOnly {
+		return ErrReadOnly
 	}
 	if !q.started {
 		return ErrNotWriting

@@ -74,6 +74,13 @@ type Options struct {
 	// OnAllocWait, if set, is called on the Add goroutine with the time Add
 	// waited for the next file to be allocated.
 	OnAllocWait func(nanos int64)
+	// ReadOnly opens the files for reading only, for inspection while the
+	// owner of the directory may be running: Open creates, removes and
+	// writes nothing (leftover .tmp files are ignored, not removed; the
+	// directory must exist), Executor is not needed, and every method that
+	// writes (StartWriting, Add, Flush, CutTail, SyncRange) returns
+	// ErrReadOnly. See read_only.go.
+	ReadOnly bool
 }
 
 // validate fills in the defaults and checks the rest.
@@ -81,7 +88,7 @@ func (o *Options) validate() error {
 	if o.FS == nil {
 		return fmt.Errorf("%w: FS is nil", ErrInvalidOptions)
 	}
-	if o.Executor == nil {
+	if o.Executor == nil && !o.ReadOnly {
 		return fmt.Errorf("%w: Executor is nil", ErrInvalidOptions)
 	}
 	if o.FileSize == 0 {

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestInfo(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, dir, testEntries, 150)
+
+	code, out, errOut := runCmd("info", dir)
+	require.Equal(t, exitOK, code, errOut)
+	require.Empty(t, errOut)
+	for _, want := range []string{
+		"directory    " + dir + "\n",
+		fmt.Sprintf("hard state   term %d, vote 2, commit 150\n", 1+testEntries/25),
+		fmt.Sprintf("status       persisted index %d, epoch 1, first index 1 at %020d.log offset 0, prev term 0\n", testEntries, 0),
+		"first entry  index 1, term 1\n",
+		fmt.Sprintf("last entry   index %d, term %d (%d entries)\n", testEntries, testEntry(testEntries).Term, testEntries),
+		"unwritten space\n",
+		fmt.Sprintf("LogFileSize %d (from the files)", testLogFileSize),
+		fmt.Sprintf("IdxItemsPerFile %d (from the files)", testItemsPerFile),
+		fmt.Sprintf("  %020d.idx  %d bytes, indexes [32, 47]\n", 32, testItemsPerFile*8),
+		"  status  32768 bytes\n",
+	} {
+		require.Contains(t, out, want)
+	}
+
+	// Every file is listed with its size, and the total adds up.
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var total int64
+	for _, e := range entries {
+		fi, err := e.Info()
+		require.NoError(t, err)
+		total += fi.Size()
+		require.Regexp(t, "(?m)^  "+regexp.QuoteMeta(e.Name())+"  "+strconv.FormatInt(fi.Size(), 10)+" bytes", out)
+	}
+	require.Contains(t, out, fmt.Sprintf("disk use     %d bytes in %d files, ", total, len(entries)))
+}
+
+func TestInfoNotRaftlog(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCmd("info", dir)
+	require.Equal(t, exitFail, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "not a raftlog directory")
+
+	code, _, errOut = runCmd("info", filepath.Join(dir, "missing"))
+	require.Equal(t, exitFail, code)
+	require.Contains(t, errOut, "no such file or directory")
+}
