@@ -8,6 +8,11 @@ import (
 type hardStateRequest struct {
 	hs  HardState
 	fut *pipeline.Future[HardState]
+	// seq orders requests as SetHardState received them. A request whose
+	// appends were already durable reaches the status goroutine from the
+	// caller, the others from the force goroutine, so they can arrive out of
+	// order; the status goroutine never saves one older than it has saved.
+	seq uint64
 }
 
 // SetHardState records hs. It is ordered after every Append submitted before
@@ -24,7 +29,8 @@ func (l *Log) SetHardState(hs HardState) *pipeline.Future[HardState] {
 	l.hsMu.Lock()
 	l.hs = hs
 	l.hsMu.Unlock()
-	l.pushOp(pendingOp{seq: l.seq, lastIndex: l.lastIndex.Load(), hs: &hardStateRequest{hs: hs, fut: fut}})
+	l.hsSeq++
+	l.pushOp(pendingOp{seq: l.seq, lastIndex: l.lastIndex.Load(), hs: &hardStateRequest{hs: hs, fut: fut, seq: l.hsSeq}})
 	return fut
 }
 
@@ -36,12 +42,26 @@ func (l *Log) HardState() HardState {
 }
 
 // saveHardStates is the status goroutine: one Save covers every request of
-// the batch, since only the last hard state matters.
+// the batch, since only the newest hard state matters. A request older than
+// one already saved is superseded by it: its future completes without a
+// write (the newer state is durable and its appends include this one's).
 func (l *Log) saveHardStates(batch []hardStateRequest) {
-	hs := batch[len(batch)-1].hs
-	err := l.updateStatus(func(st *status.State) {
-		st.Term, st.Vote, st.Commit = hs.Term, hs.Vote, hs.Commit
-	})
+	newest := batch[0]
+	for _, r := range batch[1:] {
+		if r.seq > newest.seq {
+			newest = r
+		}
+	}
+	var err error
+	if newest.seq > l.hsSaved {
+		hs := newest.hs
+		err = l.updateStatus(func(st *status.State) {
+			st.Term, st.Vote, st.Commit = hs.Term, hs.Vote, hs.Commit
+		})
+		if err == nil {
+			l.hsSaved = newest.seq
+		}
+	}
 	if err != nil {
 		l.fail(err)
 		err = l.pending.failure()

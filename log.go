@@ -65,6 +65,10 @@ type Log struct {
 	// hs is the hard state last set (returned by HardState).
 	hsMu sync.Mutex
 	hs   HardState
+	// hsSeq numbers SetHardState calls (under mu); hsSaved is the newest
+	// one saved (status goroutine only).
+	hsSeq   uint64
+	hsSaved uint64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -273,13 +277,6 @@ func (l *Log) updateStatus(change func(st *status.State)) error {
 	return nil
 }
 
-// statusSnapshot returns the status state last saved.
-func (l *Log) statusSnapshot() status.State {
-	l.stMu.Lock()
-	defer l.stMu.Unlock()
-	return l.st
-}
-
 // fail makes the log fail with cause: every pending and later call gets an
 // error wrapping ErrFailed and cause.
 func (l *Log) fail(cause error) {
@@ -291,7 +288,7 @@ func classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, logqueue.ErrCorrupt), errors.Is(err, logqueue.ErrInvalidItem),
+	case errors.Is(err, logqueue.ErrCorrupt), errors.Is(err, logqueue.ErrInvalidItem), errors.Is(err, logqueue.ErrNoFile),
 		errors.Is(err, restore.ErrCorrupt), errors.Is(err, status.ErrCorrupt),
 		errors.Is(err, idxqueue.ErrCorrupt):
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)

@@ -106,7 +106,9 @@ func (l *Log) readEntry(index uint64) (Entry, int64, error) {
 		return Entry{}, 0, l.readError(index, err)
 	}
 	if m.Index != index {
-		return Entry{}, 0, fmt.Errorf("%w: position %d holds index %d, not %d", ErrCorrupt, pos, m.Index, index)
+		size := l.opts.LogFileSize
+		return Entry{}, 0, fmt.Errorf("%w: %020d.log at offset %d (log position %d) holds index %d, not %d",
+			ErrCorrupt, pos-pos%size, pos%size, pos, m.Index, index)
 	}
 	e := Entry{
 		Index:     m.Index,
@@ -122,6 +124,10 @@ func (l *Log) readEntry(index uint64) (Entry, int64, error) {
 func (l *Log) readError(index uint64, err error) error {
 	if l.closed.Load() {
 		return ErrClosed
+	}
+	if first := l.firstIndex.Load(); index < first {
+		// Compacted while it was being read: its file may be gone.
+		return fmt.Errorf("%w: index %d is below the first index %d", ErrCompacted, index, first)
 	}
 	return fmt.Errorf("raftlog: read index %d: %w", index, classify(err))
 }

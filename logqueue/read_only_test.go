@@ -62,6 +62,9 @@ func TestReadOnlyReadsWhileOwnerWrites(t *testing.T) {
 	}
 	require.NoError(t, owner.Flush(1))
 	tags.wait(t, 1)
+	// The owner's background allocation of its next file would change the
+	// directory under the comparison below: let it finish first.
+	<-owner.next.Done()
 
 	tmp := opts.Dir + "/" + fileName(40*testFileSize) + tmpSuffix
 	f, err := fsys.Create(tmp)
