@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/raftlog/raftlog"
+	"github.com/raftlog/raftlog/logqueue"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,6 +44,7 @@ type config struct {
 	fileSize int64
 	raw      bool
 	keep     bool
+	prealloc string
 }
 
 func main() {
@@ -57,6 +59,7 @@ func main() {
 	flag.Int64Var(&c.fileSize, "filesize", 0, "log file size in bytes (0: raftlog's default, 1 GiB)")
 	flag.BoolVar(&c.raw, "raw", true, "also measure the raw disk (pwrite+fdatasync) for comparison")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directories")
+	flag.StringVar(&c.prealloc, "prealloc", "zerofill", "how new log files are preallocated: zerofill, fallocate or sparse")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -131,7 +134,18 @@ type result struct {
 func (r result) perSec(n int64) float64 { return float64(n) / r.elapsed.Seconds() }
 
 func runWorkload(dir, workload string, c config, batch int) (result, error) {
-	log, err := raftlog.Open(dir, raftlog.Options{LogFileSize: c.fileSize})
+	opts := raftlog.Options{LogFileSize: c.fileSize}
+	switch c.prealloc {
+	case "zerofill":
+		opts.Prealloc = logqueue.ZeroFill
+	case "fallocate":
+		opts.Prealloc = logqueue.Fallocate
+	case "sparse":
+		opts.Prealloc = logqueue.Sparse
+	default:
+		return result{}, fmt.Errorf("unknown -prealloc %q", c.prealloc)
+	}
+	log, err := raftlog.Open(dir, opts)
 	if err != nil {
 		return result{}, err
 	}
