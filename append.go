@@ -3,8 +3,10 @@ package raftlog
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/raftlog/raftlog/logqueue"
+	"github.com/raftlog/raftlog/metrics"
 	"github.com/raftlog/raftlog/pipeline"
 )
 
@@ -32,10 +34,13 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 		return pipeline.Failed[uint64](err)
 	}
 	fut := pipeline.NewFuture[uint64]()
+	start := l.since()
 	if len(entries) == 0 {
-		l.pushOp(pendingOp{seq: l.seq, lastIndex: l.lastIndex.Load(), fut: fut})
+		l.pushOp(pendingOp{seq: l.seq, lastIndex: l.lastIndex.Load(), fut: fut, start: start})
 		return fut
 	}
+	var encoded int64
+	count := len(entries)
 
 	var now int64
 	// Read once per call: durable only grows, so an older value still gives
@@ -49,10 +54,15 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 		n := min(chunk, len(entries))
 		part := entries[:n]
 		entries = entries[n:]
+		waitStart := l.since()
 		if err := l.iq.WaitRoom(n); err != nil {
 			l.fail(err)
 			fut.Complete(0, l.pending.failure())
 			return fut
+		}
+		if waited := l.since() - waitStart; waited > roomWaitFloor {
+			l.m.Add(metrics.IdxRoomWaits, 1)
+			l.m.Observe(metrics.IdxRoomWait, float64(waited)/1e9)
 		}
 		for i := range part {
 			e := &part[i]
@@ -72,6 +82,11 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 				DurableLag: durableLag(e.Index, durable),
 			}
 			pos, err := l.lq.Add(&m, e.Header, e.Data)
+			if f := pos / l.opts.LogFileSize; f != l.curFile {
+				l.curFile = f
+				l.m.Add(metrics.FileRotations, 1)
+			}
+			encoded += logqueue.EncodedSize(len(e.Header), len(e.Data))
 			if err == nil {
 				err = l.iq.Put(e.Index, pos)
 			}
@@ -89,7 +104,7 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 		}
 		last := part[n-1]
 		l.seq++
-		op := pendingOp{seq: l.seq, lastIndex: last.Index}
+		op := pendingOp{seq: l.seq, lastIndex: last.Index, start: start}
 		if len(entries) == 0 {
 			op.fut = fut
 		}
@@ -102,8 +117,15 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 		l.lastIndex.Store(last.Index)
 		l.lastTerm.Store(last.Term)
 	}
+	l.m.Add(metrics.Appends, 1)
+	l.m.Add(metrics.EntriesAppended, float64(count))
+	l.m.Add(metrics.BytesAppended, float64(encoded))
 	return fut
 }
+
+// roomWaitFloor is how long WaitRoom must take to count as a wait for room
+// (below it, it found room at once and the time is its own cost).
+const roomWaitFloor = int64(20 * time.Microsecond)
 
 // pushOp queues op, or completes its futures at once if the log failed or
 // the op has nothing to wait for.

@@ -6,10 +6,12 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/raftlog/raftlog/chainwriter"
 	"github.com/raftlog/raftlog/idxqueue"
 	"github.com/raftlog/raftlog/logqueue"
+	"github.com/raftlog/raftlog/metrics"
 	"github.com/raftlog/raftlog/pipeline"
 	"github.com/raftlog/raftlog/restore"
 	"github.com/raftlog/raftlog/status"
@@ -70,6 +72,15 @@ type Log struct {
 	hsSeq   uint64
 	hsSaved uint64
 
+	// m receives every measurement: the Log's own recorder (rec, read by
+	// Metrics) and Options.Metrics. t0 is the time base of latency stamps.
+	m   metrics.Collector
+	rec *metrics.Recorder
+	t0  time.Time
+	// curFile is the log file the appender is in (under mu), to count
+	// rotations.
+	curFile int64
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -92,7 +103,8 @@ func Open(dir string, opts Options) (*Log, error) {
 		}
 		return nil, fmt.Errorf("raftlog: lock %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, opts: opts, lock: lock}
+	l := &Log{dir: dir, opts: opts, lock: lock, rec: metrics.NewRecorder(), t0: time.Now()}
+	l.m = metrics.Tee(l.rec, opts.Metrics)
 	if err := l.open(); err != nil {
 		l.release()
 		return nil, err
@@ -127,7 +139,9 @@ func (l *Log) open() error {
 			MaxWriteSize: opts.MaxWriteSize,
 			OnForced:     l.onForced,
 			OnError:      l.fail,
+			Observer:     stageObserver{l},
 		},
+		OnAllocWait: l.onAllocWait,
 	})
 	if err != nil {
 		return classify(err)
@@ -140,6 +154,7 @@ func (l *Log) open() error {
 		FlushInterval: opts.IdxFlushInterval,
 		OnPersisted:   l.onIdxPersisted,
 		OnError:       l.fail,
+		OnFlush:       l.onIdxFlush,
 	})
 	if err != nil {
 		return classify(err)
@@ -147,8 +162,15 @@ func (l *Log) open() error {
 
 	res, err := restore.Run(st, l.lq, l.iq, restore.Options{})
 	if err != nil {
+		opts.Logger.Error("raftlog: recovery refused to open the log", "dir", l.dir, "err", err)
 		return classify(err)
 	}
+	l.m.Set(metrics.RecoveryDuration, res.Duration.Seconds())
+	l.m.Set(metrics.RecoveryScannedBytes, float64(res.ScannedBytes))
+	l.m.Add(metrics.TornBytesCut, float64(res.CutBytes))
+	opts.Logger.Info("raftlog: opened", "dir", l.dir, "first", st.FirstIndex, "last", res.LastIndex,
+		"lastTerm", res.LastTerm, "end", res.End.String(), "scannedBytes", res.ScannedBytes,
+		"cutBytes", res.CutBytes, "indexRebuilt", res.Rebuilt, "recovery", res.Duration)
 
 	// A new epoch before anything new is written: items of this incarnation
 	// can then never be confused with stale ones of an earlier one.
@@ -164,6 +186,7 @@ func (l *Log) open() error {
 	l.lastIndex.Store(res.LastIndex)
 	l.lastTerm.Store(res.LastTerm)
 	l.durableIndex.Store(res.LastIndex)
+	l.curFile = res.WritePos / opts.LogFileSize
 	runs := []termRun{{first: res.TailFirst - 1, term: res.BaseTerm}}
 	for _, ts := range res.TermStarts {
 		runs = append(runs, termRun{first: ts.First, term: ts.Term})
@@ -280,7 +303,10 @@ func (l *Log) updateStatus(change func(st *status.State)) error {
 // fail makes the log fail with cause: every pending and later call gets an
 // error wrapping ErrFailed and cause.
 func (l *Log) fail(cause error) {
-	l.pending.fail(fmt.Errorf("%w: %w", ErrFailed, cause))
+	if l.pending.fail(fmt.Errorf("%w: %w", ErrFailed, cause)) {
+		l.m.Add(metrics.Failures, 1)
+		l.opts.Logger.Error("raftlog: the log failed and must be reopened", "dir", l.dir, "err", cause)
+	}
 }
 
 // classify maps the lower packages' corruption errors to ErrCorrupt.

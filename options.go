@@ -2,10 +2,12 @@ package raftlog
 
 import (
 	"fmt"
+	"log/slog"
 	"math/bits"
 	"time"
 
 	"github.com/raftlog/raftlog/logqueue"
+	"github.com/raftlog/raftlog/metrics"
 	"github.com/raftlog/raftlog/vfs"
 )
 
@@ -38,6 +40,17 @@ type Options struct {
 	// BackgroundWorkers is the size of the pool for background I/O (file
 	// preallocation). Default 2.
 	BackgroundWorkers int
+
+	// Metrics receives the engine's measurements (see package metrics for
+	// the list, and metrics/prometheus for an exporter). Default none; the
+	// Log keeps its own recorder either way, read with Log.Metrics.
+	Metrics metrics.Collector
+	// Logger receives operational events: open and recovery summary,
+	// slow fdatasyncs, failures, file deletions. Default slog.Default().
+	Logger *slog.Logger
+	// SlowSyncThreshold is the fdatasync round duration above which a
+	// warning is logged and SlowFsyncs counted. Default 1 s.
+	SlowSyncThreshold time.Duration
 
 	// fs is the file system; tests put a crashable or error-injecting one
 	// here. Default vfs.Default.
@@ -91,6 +104,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.BackgroundWorkers <= 0 {
 		o.BackgroundWorkers = 2
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.Nop()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.SlowSyncThreshold <= 0 {
+		o.SlowSyncThreshold = time.Second
 	}
 	if o.fs == nil {
 		o.fs = vfs.Default

@@ -3,6 +3,8 @@ package raftlog
 import (
 	"sync"
 
+	"github.com/raftlog/raftlog/metrics"
+
 	"github.com/raftlog/raftlog/pipeline"
 )
 
@@ -13,6 +15,7 @@ type pendingOp struct {
 	lastIndex uint64
 	fut       *pipeline.Future[uint64] // an Append; nil for the inner chunks of a large one
 	hs        *hardStateRequest        // a SetHardState
+	start     int64                    // Log.since() at submission, for the append latency
 }
 
 // pendingQueue holds the calls in submission order until the force stage
@@ -70,17 +73,19 @@ func (q *pendingQueue) popThrough(seq uint64, out []pendingOp) []pendingOp {
 }
 
 // fail records err as the sticky failure (the first one wins) and completes
-// every queued op with it.
-func (q *pendingQueue) fail(err error) {
+// every queued op with it. It reports whether err was the first.
+func (q *pendingQueue) fail(err error) (first bool) {
 	q.mu.Lock()
 	if q.failErr == nil {
 		q.failErr = err
+		first = true
 	}
 	err = q.failErr
 	ops := q.ops[q.head:]
 	q.ops, q.head = nil, 0
 	q.mu.Unlock()
 	completeWithError(ops, err)
+	return first
 }
 
 // failAll completes what is still queued with err without marking the queue
@@ -121,11 +126,15 @@ func (l *Log) onForced(seq uint64) {
 		return
 	}
 	last := ops[len(ops)-1].lastIndex
-	l.durableIndex.Store(last)
+	if prev := l.durableIndex.Swap(last); last > prev {
+		l.m.Observe(metrics.FsyncEntries, float64(last-prev))
+	}
 	l.iq.Durable(last)
+	now := l.since()
 	for i := range ops {
 		op := &ops[i]
 		if op.fut != nil {
+			l.m.Observe(metrics.AppendLatency, float64(now-op.start)/1e9)
 			op.fut.Complete(op.lastIndex, nil)
 		}
 		if op.hs != nil {
