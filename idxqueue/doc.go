@@ -26,6 +26,24 @@
 // index is held there, else from the index file if the index is at most the
 // persisted index (before Start, from any existing file).
 //
+// # Truncation, compaction and snapshot install
+//
+// TruncateTail(i) forgets the positions of indexes ≥ i and lowers the
+// persisted index to at most i−1; CompactTo(f) forgets those below f and
+// raises the persisted index to at least f−1; Reset(f) forgets all of them
+// and sets the persisted index to f−1. All three first take the lock a flush
+// holds from start to finish, so they wait for a flush in progress
+// (OnPersisted included) and none starts while they run; they change only
+// memory under the mutex. Slots above the persisted index in the files are
+// stale and never read. Index files entirely below the first index are
+// detached at once and removed in the background by one remover goroutine
+// (file_remover.go), which Close waits for; the flush never writes below
+// the first index, so it never re-creates them. Position below FirstIndex
+// returns an error matching ErrCompacted and ErrNotFound. None of these
+// calls writes the persisted or first index anywhere: the caller records
+// them (raftlog's status file) so that, after a crash, the files are trusted
+// only where they should be.
+//
 // # File layout
 //
 // The file for index i covers ItemsPerFile (a power of two, default 2^20)

@@ -9,7 +9,7 @@ import (
 
 func TestSentinelsDistinct(t *testing.T) {
 	all := []error{ErrNotFound, ErrFull, ErrNotConsecutive, ErrClosed, ErrCorrupt,
-		ErrInvalidOptions, ErrNotStarted, ErrAlreadyStarted}
+		ErrInvalidOptions, ErrNotStarted, ErrAlreadyStarted, ErrReadOnly, ErrCompacted, ErrOutOfRange}
 	for i, a := range all {
 		for j, b := range all {
 			require.Equal(t, i == j, errors.Is(a, b), "%v vs %v", a, b)

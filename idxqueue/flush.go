@@ -53,7 +53,15 @@ func (q *Queue) flushLoop() {
 // never name an index whose position is not synced (after a crash the
 // status file would point past the index files), and Position relies on
 // persisted being published before the map forgets an index.
+//
+// The whole flush holds flushMu, so TruncateTail, CompactTo and Reset wait
+// for a flush in progress and keep the next one from starting: the range
+// (p, d] read at the start stays held in the map, no OnPersisted call names
+// an index that TruncateTail cut off after it returned, and no write lands
+// below the first index (which could re-create a removed file).
 func (q *Queue) flush() error {
+	q.flushMu.Lock()
+	defer q.flushMu.Unlock()
 	start := time.Now()
 	p := q.persisted.Load()
 	q.mu.Lock()

@@ -146,6 +146,11 @@ type fileSet struct {
 	mu     sync.RWMutex
 	files  map[uint64]vfs.File
 	closed bool
+	// removing holds the numbers of files detached by detachBelow and not
+	// yet unlinked; removed is closed (and replaced) whenever some are. Both
+	// are made by the first detachBelow. See file_remover.go.
+	removing map[uint64]struct{}
+	removed  chan struct{}
 }
 
 func (s *fileSet) fileSize() int64 { return int64(s.itemsPerFile) * slotSize }
@@ -211,18 +216,28 @@ func (s *fileSet) load() error {
 }
 
 // ensure returns the file holding index, creating it if it does not exist.
-// Only the flush goroutine (or Start, before it runs) calls it.
+// Only the flush goroutine (or Start, before it runs) calls it. If the file
+// is detached and its removal still queued (Reset to a lower first index),
+// it waits for the removal first, so the remover cannot unlink the new file.
 func (s *fileSet) ensure(index uint64) (vfs.File, error) {
-	s.mu.RLock()
-	f, closed := s.files[index>>s.shift], s.closed
-	s.mu.RUnlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	if f != nil {
-		return f, nil
-	}
 	num := index >> s.shift
+	for {
+		s.mu.RLock()
+		f, closed := s.files[num], s.closed
+		_, pending := s.removing[num]
+		removed := s.removed
+		s.mu.RUnlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		if f != nil {
+			return f, nil
+		}
+		if !pending {
+			break
+		}
+		<-removed
+	}
 	f, err := createFile(s.fs, s.dir, num<<s.shift, s.fileSize())
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package idxqueue
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -18,6 +19,13 @@ type Queue struct {
 	maxPending uint64
 	threshold  uint64
 
+	// flushMu serializes one flush (from reading the persisted index to
+	// OnPersisted, the map trim and the files prepared ahead) with
+	// TruncateTail, CompactTo and Reset, which move the watermarks a flush
+	// works from. It is taken before mu and held across disk I/O, so nothing
+	// on the append or read path takes it.
+	flushMu sync.Mutex
+
 	// mu guards the fields below it. It is never held across disk I/O.
 	mu      sync.Mutex
 	m       *LongLongSeqMap
@@ -27,11 +35,22 @@ type Queue struct {
 	err     error         // sticky: the first failure
 	room    chan struct{} // closed (and replaced) when room frees up, on failure and on Close
 
-	// Watermarks. durable only goes up (CAS max); lastPut is written by the
-	// appender, persisted by the flush goroutine; anyone reads them.
+	// The remover (file_remover.go): queued removals of detached files and
+	// whether its goroutine runs; Close waits for it with removerWG.
+	removeTasks    []removeTask
+	removerRunning bool
+	removerWG      sync.WaitGroup
+
+	// Watermarks. durable only goes up (CAS max) except in TruncateTail and
+	// Reset; lastPut is written by the appender, persisted by the flush
+	// goroutine, and both by TruncateTail, CompactTo and Reset under flushMu
+	// and mu; first only by CompactTo and Reset, under both; anyone reads
+	// them. Invariant once started: first−1 ≤ persisted ≤ durable and
+	// persisted ≤ lastPut.
 	durable   atomic.Uint64
 	lastPut   atomic.Uint64
 	persisted atomic.Uint64
+	first     atomic.Uint64 // positions of indexes below it are gone
 	failed    atomic.Bool
 	waiters   atomic.Int32 // goroutines blocked in WaitRoom
 
@@ -71,6 +90,7 @@ func Open(opts Options) (*Queue, error) {
 		files:        make(map[uint64]vfs.File),
 		readOnly:     opts.ReadOnly,
 	}
+	q.first.Store(1) // index 0 is never used
 	if err := q.files.load(); err != nil {
 		_ = q.files.closeAll()
 		return nil, err
@@ -80,8 +100,11 @@ func Open(opts Options) (*Queue, error) {
 
 // Position returns the log position of index: from memory if it is held
 // there, else from its index file if index ≤ PersistedIndex() (before Start:
-// from any existing file, whose content the caller must validate). Otherwise
-// ErrNotFound. Safe from any goroutine.
+// from any existing file, whose content the caller must validate). Below
+// FirstIndex it returns an error matching both ErrCompacted and
+// ErrNotFound; otherwise ErrNotFound. Safe from any goroutine, also
+// concurrently with TruncateTail, CompactTo and Reset, against which it
+// answers as if it ran entirely before or entirely after them.
 func (q *Queue) Position(index uint64) (int64, error) {
 	if index == 0 {
 		return 0, fmt.Errorf("%w: index 0 is never used", ErrNotFound)
@@ -91,20 +114,43 @@ func (q *Queue) Position(index uint64) (int64, error) {
 		q.mu.Unlock()
 		return 0, ErrClosed
 	}
+	if first := q.first.Load(); index < first {
+		q.mu.Unlock()
+		return 0, compactedError(index, first)
+	}
 	if v, ok := q.m.Get(index); ok {
 		q.mu.Unlock()
 		return v, nil
 	}
 	started := q.started
+	// The flush goroutine publishes persisted before it takes mu to remove
+	// entries from the map, so an index missing from the map here is either
+	// above the last Put or already persisted. TruncateTail and Reset lower
+	// persisted under mu, so slots above it (stale positions of cut-off
+	// indexes) are never read.
+	p := q.persisted.Load()
 	q.mu.Unlock()
-	// The flush goroutine publishes persisted before it removes entries from
-	// the map, so an index missing from the map here is either above the
-	// last Put or already persisted.
-	if p := q.persisted.Load(); started && index > p {
+	if started && index > p {
 		return 0, fmt.Errorf("%w: index %d is not held and above persisted index %d", ErrNotFound, index, p)
 	}
-	return q.files.read(index)
+	v, err := q.files.read(index)
+	if err != nil && errors.Is(err, ErrNotFound) {
+		// CompactTo may have detached the file since the check above.
+		if first := q.first.Load(); index < first {
+			return 0, compactedError(index, first)
+		}
+	}
+	return v, err
 }
+
+// compactedError is Position's error for an index below the first index.
+func compactedError(index, first uint64) error {
+	return fmt.Errorf("%w: index %d is below the first index %d (%w)", ErrCompacted, index, first, ErrNotFound)
+}
+
+// FirstIndex returns the lowest index whose position is kept: 1 until
+// CompactTo or Reset raises (or Reset lowers) it.
+func (q *Queue) FirstIndex() uint64 { return q.first.Load() }
 
 // Start starts the flush goroutine. persistedIndex is the highest index whose
 // position the index files hold (as recorded by OnPersisted); the next Put
@@ -301,7 +347,8 @@ func (q *Queue) wakeLocked() {
 }
 
 // Close flushes every durable position (and reports it through
-// OnPersisted), stops the flush goroutine and closes the files. It returns
+// OnPersisted), stops the flush goroutine, waits for the removal of the
+// files CompactTo and Reset detached, and closes the files. It returns
 // the sticky error if the queue failed, else the first close error. Later
 // calls return the same; every other call then returns ErrClosed.
 func (q *Queue) Close() error {
@@ -315,6 +362,9 @@ func (q *Queue) Close() error {
 			close(q.quit)
 			<-q.done
 		}
+		// No task is queued once closed is set (CompactTo and Reset check it
+		// under mu), so this waits for the remover to drain the last ones.
+		q.removerWG.Wait()
 		cerr := q.files.closeAll()
 		if err := q.Err(); err != nil {
 			q.closeErr = err

@@ -26,16 +26,19 @@ type Options struct {
 	// fewer than FlushThreshold wait. Default 50 ms.
 	FlushInterval time.Duration
 	// OnPersisted is called on the flush goroutine with the highest index
-	// whose position is synced to the index files, in increasing order;
-	// raftlog records it in its status file here. An error fails the queue
-	// (and the index is not counted as persisted). May be nil.
+	// whose position is synced to the index files, in increasing order
+	// except that the first call after TruncateTail or Reset may be lower
+	// than the last one before; raftlog records it in its status file here.
+	// An error fails the queue (and the index is not counted as persisted).
+	// It must not call (or wait for a call of) TruncateTail, CompactTo or
+	// Reset, which wait for the flush it runs in. May be nil.
 	OnPersisted func(index uint64) error
 	// OnError is called once, on the goroutine that hit it, with the first
 	// error (write, sync, file creation or OnPersisted). May be nil.
 	OnError func(err error)
 	// OnFlush is called on the flush goroutine after every flush with the
 	// number of positions persisted and how long the flush took, OnPersisted
-	// included. May be nil.
+	// included. The same restriction as for OnPersisted applies. May be nil.
 	OnFlush func(entries int, nanos int64)
 	// ReadOnly opens the index files for reading only, for inspection while
 	// the owner of the directory may be running: Open creates, removes and
