@@ -76,6 +76,25 @@
 // buffers sit in an in-flight list, guarded by a mutex, that ReadItem copies
 // from; the write goroutine removes the task under that mutex, so a chunk is
 // reused only when no reader can still copy from it and the bytes are
-// readable from the file. ReadItem, Files, FileSize and WritePos may be
-// called from any goroutine; a Scanner belongs to one goroutine.
+// readable from the file. ReadItem, Files, FileSize, WritePos, WrittenPos,
+// NewReader and DeleteBefore may be called from any goroutine; a Scanner
+// and a Reader each belong to one goroutine.
+//
+// # Raft operations
+//
+// TruncateTail (truncate.go) moves the write position back, for a follower
+// that drops a conflicting suffix: it runs on the Add/Flush goroutine once
+// nothing is in flight, and the files after the new position are reused as
+// they are, their old items left stale behind a new epoch. DeleteBefore
+// (delete_files.go) drops whole files below a position, for compaction:
+// they leave Files() and the read paths at once, and are closed and removed
+// on the Executor once no reader holds them (file_refs.go: ReadItem and
+// Scanner.Next hold their file for one read, a Reader for as long as it is
+// positioned in it). A Reader (reader.go) reads items in order for
+// replication: written bytes by pread in large blocks, bytes still in flight
+// from the encode buffers, up to what was flushed. Two watermarks tell it
+// which is which: WrittenPos, advanced in order by the write tasks'
+// OnWritten, and the flushed position, advanced by Flush; both are updated
+// under the in-flight mutex, so a reader holding it finds every flushed byte
+// in one place or the other.
 package logqueue

@@ -9,9 +9,9 @@ var (
 	// ErrTooLarge is returned by Add for an item whose encoded size exceeds
 	// the file size (or the 4 GiB length field): it could never be written.
 	ErrTooLarge = errors.New("logqueue: item too large for a log file")
-	// ErrCorrupt is returned by ReadItem when the bytes at a position are
-	// not a valid item (bad CRC, bad length, unwritten space, an end
-	// marker). It is wrapped with the file name and offset, and with the
+	// ErrCorrupt is returned by ReadItem and Reader.Next when the bytes at a
+	// position are not a valid item (bad CRC, bad length, unwritten space,
+	// an end marker). It is wrapped with the file name and offset, and with the
 	// ErrInvalidItem that says what is wrong when there is one.
 	ErrCorrupt = errors.New("logqueue: corrupt item")
 	// ErrInvalidItem is returned by DecodeHeader, VerifyPayload and
@@ -19,9 +19,11 @@ var (
 	// For recovery it means "the usable log ends here, or is damaged here".
 	ErrInvalidItem = errors.New("logqueue: invalid item")
 	// ErrEndOfLog is returned by Scanner.Next at unwritten space (the clean
-	// end) or past the last file.
+	// end) or past the last file, and by Reader.Next at the end of what
+	// was flushed.
 	ErrEndOfLog = errors.New("logqueue: end of log")
-	// ErrNoFile is returned for a position whose log file does not exist.
+	// ErrNoFile is returned for a position whose log file does not exist
+	// (or was taken out by DeleteBefore).
 	ErrNoFile = errors.New("logqueue: no log file holds this position")
 	// ErrBadFile is returned by Open for a log file whose size is not the
 	// configured file size or whose start position is not a multiple of it.
@@ -40,6 +42,13 @@ var (
 	// ErrWriting is returned by StartWriting when it was already called, and
 	// by CutTail once writing has started (recovery must come first).
 	ErrWriting = errors.New("logqueue: already writing")
+	// ErrBadPosition is returned by TruncateTail for a position past the
+	// write position (truncation only goes back).
+	ErrBadPosition = errors.New("logqueue: bad position")
+	// ErrInFlight is returned by TruncateTail while write tasks are still
+	// in flight: its caller must wait until everything submitted is written
+	// and synced.
+	ErrInFlight = errors.New("logqueue: writes in flight")
 )
 
 // panicf reports a broken invariant: a bug, never bad input or an I/O error.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/raftlog/raftlog/vfs"
 )
@@ -22,11 +23,21 @@ const (
 // zeros is shared, read-only, by every ZeroFill allocation and by CutTail.
 var zeros = make([]byte, zeroFillChunk)
 
-// logFile is one open log file. It is immutable once made.
+// logFile is one open log file. start, name and f never change once made;
+// refs and del are the reference count that lets DeleteBefore wait for
+// readers (file_refs.go).
 type logFile struct {
 	start int64  // log position of its first byte
 	name  string // base name, for errors
 	f     vfs.File
+
+	// refs is 1 while the file is listed in Queue.files, plus one per
+	// reader holding it. The reader that drops it to zero after
+	// DeleteBefore unlisted the file hands it to del for removal.
+	refs atomic.Int32
+	// del is set by DeleteBefore before it drops the list's reference, so
+	// whoever drops the last one sees it.
+	del *deletion
 }
 
 // fileName returns the base name of the log file starting at startPos.

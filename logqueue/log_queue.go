@@ -39,6 +39,26 @@ type Queue struct {
 	failErr atomic.Pointer[error]
 	// writePos mirrors wp for WritePos callers on other goroutines.
 	writePos atomic.Int64
+	// writing is set by StartWriting, for readers on other goroutines.
+	writing atomic.Bool
+	// curStart mirrors cur.start for DeleteBefore, which must keep the
+	// writer's file; TruncateTail, which moves it back, stores it under
+	// filesMu (delete_files.go).
+	curStart atomic.Int64
+	// flushedPos is the end of the last task put in flight: every byte
+	// below it is in an in-flight buffer or in its file. writtenPos is the
+	// end of the last task written (WrittenPos). Both are stored under mu,
+	// writtenPos before its task leaves the in-flight list, so that a
+	// reader holding mu finds every flushed byte in one place or the other
+	// (reader.go).
+	flushedPos atomic.Int64
+	writtenPos atomic.Int64
+	// writeErr is the first error a write task reported, stored before the
+	// task leaves the in-flight list.
+	writeErr atomic.Pointer[error]
+	// truncGen counts TruncateTail calls: a Reader drops its read-ahead
+	// when it changes, since the bytes it holds may have been rewritten.
+	truncGen atomic.Uint64
 
 	// State of the Add/Flush goroutine (the caller serializes those calls).
 	started bool
@@ -47,10 +67,16 @@ type Queue struct {
 	wp      int64                      // where the next item goes
 	cur     *logFile                   // the file holding wp
 	next    *pipeline.Future[*logFile] // the file after cur
-	chunk   *chunk                     // current encode buffer
-	pending []segment                  // [:npend] added since the last Flush
-	npend   int                        // segments in use in pending
-	lastTag uint64                     // tag of the last task submitted
+	// alloc is the last background allocation started and allocStart the
+	// file it makes. After TruncateTail moves cur back, q.next is an
+	// existing file while alloc may still run: Close waits for it, and
+	// startAlloc reuses it when the writer gets there (truncate.go).
+	alloc      *pipeline.Future[*logFile]
+	allocStart int64
+	chunk      *chunk    // current encode buffer
+	pending    []segment // [:npend] added since the last Flush
+	npend      int       // segments in use in pending
+	lastTag    uint64    // tag of the last task submitted
 
 	// mu guards inflight (tasks submitted and not yet written) and the
 	// free list of task records. Readers copy out of inflight under it and
@@ -186,11 +212,19 @@ func (q *Queue) FileSize() int64 { return q.opts.FileSize }
 // goroutine; it is only meaningful after StartWriting.
 func (q *Queue) WritePos() int64 { return q.writePos.Load() }
 
+// WrittenPos returns the written watermark: every byte below it has been
+// handed to its file (written, not necessarily synced), so it can be read
+// with pread. It follows the write tasks' OnWritten calls, which come in
+// order, and moves back only with TruncateTail. It may be called from any
+// goroutine; it is only meaningful after StartWriting.
+func (q *Queue) WrittenPos() int64 { return q.writtenPos.Load() }
+
 // Writer returns the chainwriter started by StartWriting (nil before). Call
 // it after StartWriting has returned.
 func (q *Queue) Writer() *chainwriter.Writer { return q.writer }
 
 func (q *Queue) addFile(lf *logFile) {
+	lf.refs.Store(1) // the list's reference
 	q.filesMu.Lock()
 	defer q.filesMu.Unlock()
 	i, found := slices.BinarySearchFunc(q.files, lf.start, cmpStart)
@@ -210,15 +244,20 @@ func cmpStart(lf *logFile, start int64) int {
 	return 0
 }
 
-// fileFor returns the file holding pos, or nil.
+// fileFor returns the file holding pos, or nil. It takes no reference: use
+// acquire where DeleteBefore may run concurrently.
 func (q *Queue) fileFor(pos int64) *logFile {
+	q.filesMu.RLock()
+	defer q.filesMu.RUnlock()
+	return q.fileForLocked(pos)
+}
+
+// fileForLocked is fileFor for a caller holding filesMu.
+func (q *Queue) fileForLocked(pos int64) *logFile {
 	if pos < 0 {
 		return nil
 	}
-	start := pos &^ q.mask
-	q.filesMu.RLock()
-	defer q.filesMu.RUnlock()
-	if i, found := slices.BinarySearchFunc(q.files, start, cmpStart); found {
+	if i, found := slices.BinarySearchFunc(q.files, pos&^q.mask, cmpStart); found {
 		return q.files[i]
 	}
 	return nil
@@ -269,7 +308,11 @@ func (q *Queue) StartWriting(pos int64, epoch uint32) error {
 	q.started = true
 	q.epoch = epoch
 	q.cur = lf
+	q.curStart.Store(lf.start)
 	q.setWritePos(pos)
+	q.flushedPos.Store(pos)
+	q.writtenPos.Store(pos)
+	q.writing.Store(true)
 	q.writer = chainwriter.New(q.opts.Writer)
 	q.startAlloc(start + q.opts.FileSize)
 	return nil
@@ -280,15 +323,27 @@ func (q *Queue) setWritePos(pos int64) {
 	q.writePos.Store(pos)
 }
 
-// startAlloc makes q.next the file starting at start: an existing one, or
-// one allocated on the executor. A failure fails the queue at once, so Add
-// reports it without waiting to reach the file.
+// startAlloc makes q.next the file starting at start: an existing one (a
+// file reused after TruncateTail needs no waiting), the allocation already
+// running for it, or one allocated on the executor. A failure fails the
+// queue at once, so Add reports it without waiting to reach the file.
 func (q *Queue) startAlloc(start int64) {
 	if lf := q.fileFor(start); lf != nil {
 		q.next = pipeline.Completed(lf, nil)
 		return
 	}
-	q.next = pipeline.Run(q.opts.Executor, func() (*logFile, error) {
+	if q.alloc != nil && q.allocStart == start {
+		q.next = q.alloc
+		return
+	}
+	if q.alloc != nil {
+		// Only after TruncateTail into a region with a missing file can a
+		// second allocation be needed while one runs; one at a time keeps
+		// Close's wait simple.
+		<-q.alloc.Done()
+	}
+	q.allocStart = start
+	q.alloc = pipeline.Run(q.opts.Executor, func() (*logFile, error) {
 		lf, err := allocFile(q.opts.FS, q.opts.Dir, start, q.opts.FileSize, q.opts.Prealloc)
 		if err != nil {
 			q.fail(err)
@@ -297,6 +352,7 @@ func (q *Queue) startAlloc(start int64) {
 		q.addFile(lf)
 		return lf, nil
 	})
+	q.next = q.alloc
 }
 
 func (q *Queue) fail(err error) {
@@ -380,6 +436,7 @@ func (q *Queue) rotate(nextIndex uint64) error {
 		panicf("next file starts at %d, want %d", lf.start, end)
 	}
 	q.cur = lf
+	q.curStart.Store(lf.start)
 	q.startAlloc(end + q.opts.FileSize)
 	return nil
 }
@@ -465,6 +522,7 @@ func (q *Queue) Flush(tag uint64) error {
 		}
 		q.mu.Lock()
 		q.inflight = append(q.inflight, t)
+		q.flushedPos.Store(t.end)
 		q.mu.Unlock()
 		// Not under mu: Submit blocks while the writer's queue is full,
 		// and the writer needs mu to retire tasks.
@@ -538,13 +596,22 @@ func (q *Queue) taskFor(seg *segment) *flushTask {
 // are in the file (or failed to get there). From here on readers find them
 // by pread, so the task leaves the in-flight list before its chunks can be
 // reused.
-func (t *flushTask) written(error) {
+func (t *flushTask) written(err error) {
 	q := t.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	i := slices.Index(q.inflight, t) // tasks are written in order: almost always 0
 	if i < 0 {
 		panicf("written task [%d, %d) is not in flight", t.start, t.end)
+	}
+	// Before the task leaves the list: a reader holding mu must find its
+	// bytes either in flight or below the watermark (or learn they never
+	// will be written).
+	if err == nil {
+		q.writtenPos.Store(t.end)
+	} else {
+		err = fmt.Errorf("logqueue: writing [%d, %d) of %s: %w", t.start, t.end, t.file.name, err)
+		q.writeErr.CompareAndSwap(nil, &err)
 	}
 	q.inflight = slices.Delete(q.inflight, i, i+1)
 	for j, c := range t.chunks {
@@ -571,6 +638,9 @@ func (q *Queue) Close() error {
 		}
 		if q.next != nil {
 			<-q.next.Done()
+		}
+		if q.alloc != nil {
+			<-q.alloc.Done()
 		}
 		q.dropPending()
 		if q.chunk != nil {

@@ -64,8 +64,9 @@ type Options struct {
 	FileSize int64
 	// Prealloc is how a new file's space is reserved. Default ZeroFill.
 	Prealloc PreallocMode
-	// Executor runs the background allocation of the next file. Required.
-	// The Queue does not close it.
+	// Executor runs the background allocation of the next file and the
+	// removal of the files DeleteBefore takes out. Required. The Queue does
+	// not close it; closing it waits for removals still running.
 	Executor *pipeline.Executor
 	// Writer is passed to the chainwriter started by StartWriting.
 	Writer chainwriter.Options
@@ -78,8 +79,8 @@ type Options struct {
 	// owner of the directory may be running: Open creates, removes and
 	// writes nothing (leftover .tmp files are ignored, not removed; the
 	// directory must exist), Executor is not needed, and every method that
-	// writes (StartWriting, Add, Flush, CutTail, SyncRange) returns
-	// ErrReadOnly. See read_only.go.
+	// writes (StartWriting, Add, Flush, CutTail, SyncRange, TruncateTail,
+	// DeleteBefore) returns ErrReadOnly. See read_only.go.
 	ReadOnly bool
 }
 

@@ -17,15 +17,17 @@ const readAhead = 4 << 10
 // are checked: a position that does not hold a valid item gives ErrCorrupt
 // (wrapped with the file name and offset, and with the ErrInvalidItem saying
 // what is wrong when there is one); a position whose file does not exist
-// gives ErrNoFile. Items added but not flushed are not visible.
+// gives ErrNoFile, also once DeleteBefore has taken the file out. Items added
+// but not flushed are not visible.
 func (q *Queue) ReadItem(pos int64) (ItemMeta, []byte, []byte, error) {
 	if q.closed.Load() {
 		return ItemMeta{}, nil, nil, ErrClosed
 	}
-	lf := q.fileFor(pos)
+	lf := q.acquire(pos) // DeleteBefore waits for the read to finish
 	if lf == nil {
 		return ItemMeta{}, nil, nil, q.noFile(pos)
 	}
+	defer q.release(lf)
 	room := lf.start + q.opts.FileSize - pos
 	corrupt := func(err error) error {
 		return fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, lf.name, pos-lf.start, err)

@@ -10,7 +10,8 @@ const scanBlock = 1 << 20
 
 // Scanner reads items one after the other from a position, validating each,
 // for recovery. It reads the files only (not the in-flight buffers), with
-// read-ahead. A Scanner is used by one goroutine.
+// read-ahead, holding a reference on the file it reads during each Next
+// (file_refs.go). A Scanner is used by one goroutine.
 type Scanner struct {
 	q   *Queue
 	pos int64
@@ -39,54 +40,65 @@ func (s *Scanner) Pos() int64 { return s.pos }
 // until the next call.
 func (s *Scanner) Next() (m ItemMeta, header, data []byte, pos int64, err error) {
 	q := s.q
-	fileSize := q.opts.FileSize
 	for {
 		if q.closed.Load() {
 			return m, nil, nil, 0, ErrClosed
 		}
-		lf := q.fileFor(s.pos)
+		// The reference keeps DeleteBefore from removing the file while
+		// this call reads it.
+		lf := q.acquire(s.pos)
 		if lf == nil {
 			if s.pos >= q.endOfFiles() {
 				return m, nil, nil, 0, fmt.Errorf("%w: position %d is past the last file", ErrEndOfLog, s.pos)
 			}
 			return m, nil, nil, 0, q.noFile(s.pos)
 		}
-		end := lf.start + fileSize
-		room := end - s.pos
-		if room < ItemHeaderSize {
-			s.pos = end
-			continue
+		m, header, data, pos, more, err := s.nextIn(lf)
+		q.release(lf)
+		if !more {
+			return m, header, data, pos, err
 		}
-		invalid := func(err error) error {
-			return fmt.Errorf("logqueue: %s at offset %d: %w", lf.name, s.pos-lf.start, err)
-		}
-		b, err := s.fill(lf, ItemHeaderSize, room)
-		if err != nil {
-			return m, nil, nil, 0, err
-		}
-		kind, meta, tot, err := DecodeHeader(b, s.pos, room)
-		if err != nil {
-			return m, nil, nil, 0, invalid(err)
-		}
-		switch kind {
-		case KindUnwritten:
-			return m, nil, nil, 0, fmt.Errorf("%w: unwritten space in %s at offset %d",
-				ErrEndOfLog, lf.name, s.pos-lf.start)
-		case KindEndMarker:
-			s.pos = end
-			continue
-		}
-		if b, err = s.fill(lf, int(tot), room); err != nil {
-			return m, nil, nil, 0, err
-		}
-		header, data, err := VerifyPayload(b, s.pos, &meta)
-		if err != nil {
-			return m, nil, nil, 0, invalid(err)
-		}
-		pos = s.pos
-		s.pos += tot
-		return meta, header, data, pos, nil
 	}
+}
+
+// nextIn is Next inside lf, the file holding s.pos. more is true when
+// Next must go on at s.pos, in the next file.
+func (s *Scanner) nextIn(lf *logFile) (m ItemMeta, header, data []byte, pos int64, more bool, err error) {
+	end := lf.start + s.q.opts.FileSize
+	room := end - s.pos
+	if room < ItemHeaderSize {
+		s.pos = end
+		return m, nil, nil, 0, true, nil
+	}
+	invalid := func(err error) error {
+		return fmt.Errorf("logqueue: %s at offset %d: %w", lf.name, s.pos-lf.start, err)
+	}
+	b, err := s.fill(lf, ItemHeaderSize, room)
+	if err != nil {
+		return m, nil, nil, 0, false, err
+	}
+	kind, meta, tot, err := DecodeHeader(b, s.pos, room)
+	if err != nil {
+		return m, nil, nil, 0, false, invalid(err)
+	}
+	switch kind {
+	case KindUnwritten:
+		return m, nil, nil, 0, false, fmt.Errorf("%w: unwritten space in %s at offset %d",
+			ErrEndOfLog, lf.name, s.pos-lf.start)
+	case KindEndMarker:
+		s.pos = end
+		return m, nil, nil, 0, true, nil
+	}
+	if b, err = s.fill(lf, int(tot), room); err != nil {
+		return m, nil, nil, 0, false, err
+	}
+	header, data, err = VerifyPayload(b, s.pos, &meta)
+	if err != nil {
+		return m, nil, nil, 0, false, invalid(err)
+	}
+	pos = s.pos
+	s.pos += tot
+	return meta, header, data, pos, false, nil
 }
 
 // fill returns the n bytes at s.pos (of lf, with room bytes left in it),
