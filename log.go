@@ -81,6 +81,10 @@ type Log struct {
 	// rotations.
 	curFile int64
 
+	// deletions counts background file deletions not yet finished (tests
+	// wait on it).
+	deletions sync.WaitGroup
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -196,6 +200,11 @@ func (l *Log) open() error {
 	if err := l.iq.Start(res.TailFirst - 1); err != nil {
 		return err
 	}
+	if st.FirstIndex > 1 {
+		// The index queue does not keep its first index: tell it, which
+		// also removes index files a crash left behind mid-compaction.
+		l.countDeleted(metrics.IdxFilesDeleted, l.iq.CompactTo(st.FirstIndex))
+	}
 	if err := l.putRecovered(res); err != nil {
 		return err
 	}
@@ -298,6 +307,13 @@ func (l *Log) updateStatus(change func(st *status.State)) error {
 	}
 	l.st = st
 	return nil
+}
+
+// statusSnapshot returns the status state last saved.
+func (l *Log) statusSnapshot() status.State {
+	l.stMu.Lock()
+	defer l.stMu.Unlock()
+	return l.st
 }
 
 // fail makes the log fail with cause: every pending and later call gets an

@@ -1,0 +1,127 @@
+package raftlog
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/raftlog/raftlog/logqueue"
+)
+
+// IterOptions configure an Iterator.
+type IterOptions struct {
+	// ReadAhead is the size of each read from a log file. Default 1 MiB.
+	ReadAhead int
+}
+
+// Iterator reads the log sequentially from an index, for replication and
+// catch-up: it reads ahead in large blocks (entries not yet written come from
+// memory), checks every CRC and that each item carries the index expected,
+// and keeps working while appends, truncation and compaction go on. An
+// Iterator belongs to one goroutine; Close it when done, since it keeps the
+// log file it is in from being deleted.
+type Iterator struct {
+	l      *Log
+	next   uint64
+	opts   IterOptions
+	rd     *logqueue.Reader
+	closed bool
+}
+
+// NewIterator returns an iterator whose first entry is from.
+func (l *Log) NewIterator(from uint64, opts IterOptions) *Iterator {
+	if opts.ReadAhead <= 0 {
+		opts.ReadAhead = 1 << 20
+	}
+	return &Iterator{l: l, next: from, opts: opts}
+}
+
+// Next returns the next entries: at most maxEntries (≤ 0: no limit) and, past
+// the first, no more than maxBytes of encoded size (≤ 0: no limit). It
+// returns at least one entry when one exists after the previous call, and
+// none (with a nil error) when the iterator has caught up with LastIndex.
+// Entries below FirstIndex give ErrCompacted.
+func (it *Iterator) Next(maxEntries, maxBytes int) ([]Entry, error) {
+	if it.closed {
+		return nil, ErrClosed
+	}
+	l := it.l
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	var out []Entry
+	var total int64
+	for maxEntries <= 0 || len(out) < maxEntries {
+		if err := l.checkRead(it.next, it.next); err != nil {
+			if errors.Is(err, ErrUnavailable) {
+				break // caught up
+			}
+			return out, err
+		}
+		e, size, err := it.read()
+		if err != nil {
+			return out, err
+		}
+		if maxBytes > 0 && len(out) > 0 && total+size > int64(maxBytes) {
+			// Keep it for the next call.
+			it.rd.SeekTo(it.rd.Pos() - size)
+			break
+		}
+		total += size
+		out = append(out, e)
+		it.next++
+	}
+	return out, nil
+}
+
+// read reads the entry it.next, seeking through the index when the reader is
+// not positioned (the first call, or after truncation or compaction moved
+// things under it).
+func (it *Iterator) read() (Entry, int64, error) {
+	for attempt := 0; ; attempt++ {
+		if it.rd == nil {
+			pos, err := it.l.iq.Position(it.next)
+			if err != nil {
+				return Entry{}, 0, it.l.readError(it.next, err)
+			}
+			it.rd = it.l.lq.NewReader(pos, it.opts.ReadAhead)
+		}
+		m, hdr, data, _, err := it.rd.Next()
+		if err == nil && m.Index == it.next {
+			size := logqueue.EncodedSize(len(hdr), len(data))
+			return Entry{
+				Index:     m.Index,
+				Term:      m.Term,
+				Type:      m.Type,
+				Timestamp: m.Timestamp,
+				Header:    clone(hdr),
+				Data:      clone(data),
+			}, size, nil
+		}
+		// The reader was positioned on something else: seek once through
+		// the index before calling it corrupt.
+		it.rd.Close()
+		it.rd = nil
+		if attempt > 0 {
+			if err == nil {
+				err = fmt.Errorf("%w: expected index %d, found %d", ErrCorrupt, it.next, m.Index)
+			}
+			return Entry{}, 0, it.l.readError(it.next, err)
+		}
+	}
+}
+
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// Close releases the iterator. Next returns ErrClosed afterwards.
+func (it *Iterator) Close() {
+	if it.rd != nil {
+		it.rd.Close()
+		it.rd = nil
+	}
+	it.closed = true
+}
