@@ -34,8 +34,8 @@ type Options struct {
 	// Default 4 MiB.
 	MaxWriteSize int
 	// Prealloc says how the space of a new log file is reserved ahead of the
-	// writer. Default logqueue.ZeroFill: written zeros make fdatasync of
-	// later writes a pure data flush, with no extent conversion to journal.
+	// writer. Default logqueue.Fallocate (see logqueue.PreallocMode for the
+	// measurements behind it).
 	Prealloc logqueue.PreallocMode
 	// BackgroundWorkers is the size of the pool for background I/O (file
 	// preallocation). Default 2.

@@ -59,7 +59,7 @@ func main() {
 	flag.Int64Var(&c.fileSize, "filesize", 0, "log file size in bytes (0: raftlog's default, 1 GiB)")
 	flag.BoolVar(&c.raw, "raw", true, "also measure the raw disk (pwrite+fdatasync) for comparison")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directories")
-	flag.StringVar(&c.prealloc, "prealloc", "zerofill", "how new log files are preallocated: zerofill, fallocate or sparse")
+	flag.StringVar(&c.prealloc, "prealloc", "fallocate", "how new log files are preallocated: fallocate, zerofill or sparse")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -107,7 +107,7 @@ func TestSyncRange(t *testing.T) {
 	mem := vfs.NewMem()
 	require.NoError(t, mem.MkdirAll("log"))
 	for _, start := range []int64{0, testFileSize, 2 * testFileSize} {
-		lf, err := allocFile(mem, "log", start, testFileSize, Sparse)
+		lf, err := allocFile(mem, "log", start, testFileSize, Sparse, nil)
 		require.NoError(t, err)
 		_, err = lf.f.WriteAt([]byte{9}, 100)
 		require.NoError(t, err)

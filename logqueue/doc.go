@@ -12,7 +12,7 @@
 //	00000000001073741824.log   positions [1 GiB, 2 GiB)
 //
 // Every file is preallocated to its full size before the writer reaches it
-// (ZeroFill by default: see BenchmarkPrealloc), so the writer never extends
+// (fallocate by default; see PreallocMode for the measurements), so the writer never extends
 // a file and fdatasync only flushes data. A file is created as name+".tmp",
 // its space reserved and synced, renamed into place and the directory
 // synced: a crash leaves no file or a whole one, and Open removes leftover

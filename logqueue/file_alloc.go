@@ -1,6 +1,7 @@
 package logqueue
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -68,7 +69,11 @@ func parseFileName(name string) (int64, bool) {
 // name+".tmp", its space reserved per mode and synced, then renamed into
 // place and the directory synced, so a crash leaves either no file or a
 // whole one (a leftover .tmp is removed by Open).
-func allocFile(fsys vfs.FS, dir string, start, size int64, mode PreallocMode) (lf *logFile, err error) {
+//
+// stop, if not nil, is asked between chunks of a zero fill: when it returns
+// true the allocation gives up with errAllocStopped (Close does not wait for
+// a gigabyte of zeros).
+func allocFile(fsys vfs.FS, dir string, start, size int64, mode PreallocMode, stop func() bool) (lf *logFile, err error) {
 	name := fileName(start)
 	path := filepath.Join(dir, name)
 	tmp := path + tmpSuffix
@@ -90,7 +95,7 @@ func allocFile(fsys vfs.FS, dir string, start, size int64, mode PreallocMode) (l
 			_ = fsys.Remove(tmp)
 		}
 	}()
-	if err := reserve(f, size, mode); err != nil {
+	if err := reserve(f, size, mode, stop); err != nil {
 		return nil, fmt.Errorf("logqueue: preallocate %s (%s): %w", tmp, mode, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -118,16 +123,39 @@ func allocFile(fsys vfs.FS, dir string, start, size int64, mode PreallocMode) (l
 	return &logFile{start: start, name: name, f: nf}, nil
 }
 
-// reserve gives f its size and reserves its space per mode.
-func reserve(f vfs.File, size int64, mode PreallocMode) error {
+// errAllocStopped is returned by allocFile when its stop function asked it
+// to give up.
+var errAllocStopped = errors.New("logqueue: file allocation stopped")
+
+// zeroFillSyncEvery is how many bytes of zeros a ZeroFill writes between two
+// fdatasyncs. Syncing as it goes keeps the dirty backlog small: a gigabyte
+// of zeros written back at once would stall the writer's own fdatasyncs
+// behind it.
+const zeroFillSyncEvery = 8 << 20
+
+// reserve gives f its size and reserves its space per mode. ZeroFill first
+// reserves the blocks (fallocate) so that writing the zeros allocates
+// nothing, then writes them chunk by chunk, syncing as it goes.
+func reserve(f vfs.File, size int64, mode PreallocMode, stop func() bool) error {
 	switch mode {
 	case ZeroFill:
+		if err := f.Allocate(0, size); err != nil {
+			return err
+		}
 		for off := int64(0); off < size; {
+			if stop != nil && stop() {
+				return errAllocStopped
+			}
 			n := min(int64(len(zeros)), size-off)
 			if _, err := f.WriteAt(zeros[:n], off); err != nil {
 				return err
 			}
 			off += n
+			if off%zeroFillSyncEvery == 0 && off < size {
+				if err := f.Sync(); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	case Fallocate:

@@ -15,7 +15,7 @@ func TestAllocFileModes(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			mem := vfs.NewMem()
 			require.NoError(t, mem.MkdirAll("d"))
-			lf, err := allocFile(mem, "d", 3*testFileSize, testFileSize, mode)
+			lf, err := allocFile(mem, "d", 3*testFileSize, testFileSize, mode, nil)
 			require.NoError(t, err)
 			defer lf.f.Close()
 			assert.Equal(t, int64(3*testFileSize), lf.start)
@@ -45,7 +45,7 @@ func TestAllocFileFailures(t *testing.T) {
 	counter := vfs.OnIndex(-1)
 	mem := vfs.NewMem()
 	require.NoError(t, mem.MkdirAll("d"))
-	lf, err := allocFile(vfs.NewErrorFS(mem, counter), "d", 0, testFileSize, ZeroFill)
+	lf, err := allocFile(vfs.NewErrorFS(mem, counter), "d", 0, testFileSize, ZeroFill, nil)
 	require.NoError(t, err)
 	require.NoError(t, lf.f.Close())
 	ops := counter.Count()
@@ -55,7 +55,7 @@ func TestAllocFileFailures(t *testing.T) {
 		mem := vfs.NewMem()
 		require.NoError(t, mem.MkdirAll("d"))
 		inj := vfs.OnIndex(k)
-		lf, err := allocFile(vfs.NewErrorFS(mem, inj), "d", 0, testFileSize, ZeroFill)
+		lf, err := allocFile(vfs.NewErrorFS(mem, inj), "d", 0, testFileSize, ZeroFill, nil)
 		require.True(t, inj.Fired())
 		require.ErrorIs(t, err, vfs.ErrInjected, "failing op %d", k)
 		require.Nil(t, lf)
@@ -85,7 +85,7 @@ func TestAllocFileRemovesStaleTmp(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
-	lf, err := allocFile(mem, "d", 0, testFileSize, ZeroFill)
+	lf, err := allocFile(mem, "d", 0, testFileSize, ZeroFill, nil)
 	require.NoError(t, err)
 	defer lf.f.Close()
 	b := make([]byte, 4)
@@ -120,7 +120,7 @@ func BenchmarkPrealloc(b *testing.B) {
 					require.NoError(b, vfs.Default.Remove(filepath.Join(dir, lf.name)))
 				}
 				var err error
-				lf, err = allocFile(vfs.Default, dir, start, fileSize, mode)
+				lf, err = allocFile(vfs.Default, dir, start, fileSize, mode, nil)
 				require.NoError(b, err)
 				start += fileSize
 				off = 0
@@ -143,4 +143,21 @@ func BenchmarkPrealloc(b *testing.B) {
 			require.NoError(b, lf.f.Close())
 		})
 	}
+}
+
+// TestAllocStops checks that a zero fill asked to stop gives up between
+// chunks and leaves neither the file nor its temporary behind.
+func TestAllocStops(t *testing.T) {
+	mem := vfs.NewMem()
+	require.NoError(t, mem.MkdirAll("d"))
+	asked := 0
+	_, err := allocFile(mem, "d", 0, 4*zeroFillChunk, ZeroFill, func() bool {
+		asked++
+		return asked > 2
+	})
+	require.ErrorIs(t, err, errAllocStopped)
+	assert.Equal(t, 3, asked, "asked once per chunk until told to stop")
+	names, err := mem.List("d")
+	require.NoError(t, err)
+	assert.Empty(t, names)
 }

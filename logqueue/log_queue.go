@@ -299,7 +299,14 @@ func (q *Queue) StartWriting(pos int64, epoch uint32) error {
 	lf := q.fileFor(start)
 	if lf == nil {
 		var err error
-		lf, err = allocFile(q.opts.FS, q.opts.Dir, start, q.opts.FileSize, q.opts.Prealloc)
+		// Open must not wait for a zero fill of a whole file: the file the
+		// writer starts in is only fallocated. Every later file is
+		// allocated in the background with the configured mode.
+		mode := q.opts.Prealloc
+		if mode == ZeroFill {
+			mode = Fallocate
+		}
+		lf, err = allocFile(q.opts.FS, q.opts.Dir, start, q.opts.FileSize, mode, nil)
 		if err != nil {
 			return err
 		}
@@ -344,9 +351,11 @@ func (q *Queue) startAlloc(start int64) {
 	}
 	q.allocStart = start
 	q.alloc = pipeline.Run(q.opts.Executor, func() (*logFile, error) {
-		lf, err := allocFile(q.opts.FS, q.opts.Dir, start, q.opts.FileSize, q.opts.Prealloc)
+		lf, err := allocFile(q.opts.FS, q.opts.Dir, start, q.opts.FileSize, q.opts.Prealloc, q.closed.Load)
 		if err != nil {
-			q.fail(err)
+			if !errors.Is(err, errAllocStopped) {
+				q.fail(err)
+			}
 			return nil, err
 		}
 		q.addFile(lf)

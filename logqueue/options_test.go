@@ -33,6 +33,6 @@ func TestOptionsValidation(t *testing.T) {
 	require.NoError(t, opts.validate())
 	assert.Equal(t, int64(DefaultFileSize), opts.FileSize)
 	assert.Equal(t, DefaultBufferSize, opts.BufferSize)
-	assert.Equal(t, ZeroFill, opts.Prealloc)
+	assert.Equal(t, Fallocate, opts.Prealloc)
 	assert.Equal(t, "fallocate", Fallocate.String())
 }
