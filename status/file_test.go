@@ -358,7 +358,9 @@ func TestConcurrentSave(t *testing.T) {
 	_, s, _ := openT(t, fs.Crash())
 	require.True(t, f.State().Equal(s), "the last Save is the one on disk")
 	require.NoError(t, f.Close())
-	require.Equal(t, before, runtime.NumGoroutine(), "no goroutine outlives the test")
+	// At most as many: a goroutine of an earlier test may still have been
+	// ending when before was counted.
+	require.LessOrEqual(t, runtime.NumGoroutine(), before, "no goroutine outlives the test")
 }
 
 func TestOpenErrors(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,14 +17,24 @@ func TestRepairRefusesLockedDirectory(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	appendEntries(t, l, 1, 20)
-	before := snapshot(t, dir)
+	// The running owner may still change the directory on its own (the
+	// next file's allocation, index flushes), so what is checked is what a
+	// repair would do: move log files aside into a repair- directory.
+	before, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	require.NoError(t, err)
 
 	code, out, errOut := runCmd("repair", dir)
 	require.Equal(t, exitFail, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "refusing")
 	require.Contains(t, errOut, "open in a running Log")
-	require.Equal(t, before, snapshot(t, dir), "a refused repair changed the directory")
+	for _, name := range before {
+		_, err := os.Stat(name)
+		require.NoError(t, err, "a refused repair moved %s", name)
+	}
+	sides, err := filepath.Glob(filepath.Join(dir, "repair-*"))
+	require.NoError(t, err)
+	require.Empty(t, sides, "a refused repair made a side directory")
 }
 
 func TestRepairCutsAtFirstDamage(t *testing.T) {
