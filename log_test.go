@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -25,6 +26,9 @@ func tinyOptions() Options {
 
 func openLog(t testing.TB, dir string, opts Options) *Log {
 	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	l, err := Open(dir, opts)
 	require.NoError(t, err)
 	return l
