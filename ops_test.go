@@ -214,71 +214,6 @@ func TestInstallSnapshot(t *testing.T) {
 	assert.False(t, ok, "below the snapshot nothing is held")
 }
 
-// TestInstallSnapshotCrash crashes an install (and the appends after it) at
-// every disk-changing operation: the log reopens as it was before or as it
-// is after, never a mix, and an acknowledged install is never undone.
-func TestInstallSnapshotCrash(t *testing.T) {
-	const dir = "/db"
-	base := vfs.NewMem()
-	o := memOptions(base)
-	l := openLog(t, dir, o)
-	appendRange(t, l, 1, 300, 1, 700, 20)
-	require.NoError(t, l.Close())
-
-	points := 0
-	for k := int64(0); ; k++ {
-		mem := base.Crash()
-		gate := &crashGate{inner: mem}
-		inj := &crashInjector{k: k, gate: gate, crashFn: mem.Crash}
-		o := memOptions(vfs.NewErrorFS(gate, inj))
-		installed, appended := false, uint64(0)
-		l, err := Open(dir, o)
-		if err == nil {
-			if _, err = l.InstallSnapshot(5000, 9).Wait(context.Background()); err == nil {
-				installed = true
-				for i := uint64(5001); i <= 5040 && err == nil; i += 10 {
-					es := []Entry{entryFor(i, 9, 700)}
-					for j := i + 1; j < i+10; j++ {
-						es = append(es, entryFor(j, 9, 700))
-					}
-					if _, err = l.Append(es).Wait(context.Background()); err == nil {
-						appended = i + 9
-					}
-				}
-			}
-			_ = l.Close()
-		}
-		img := inj.image()
-		if img == nil {
-			require.NoError(t, err, "no crash, yet the workload failed")
-			break
-		}
-		points++
-		msg := fmt.Sprintf("crash at write op %d (installed %v, appended %d)", k, installed, appended)
-		l2, err := Open(dir, memOptions(img))
-		require.NoError(t, err, msg)
-		if l2.FirstIndex() == 1 {
-			require.False(t, installed, "%s: an acknowledged install was undone", msg)
-			require.Equal(t, uint64(300), l2.LastIndex(), msg)
-			checkEntry(t, l2, 300, 1, 700)
-		} else {
-			require.Equal(t, uint64(5001), l2.FirstIndex(), msg)
-			require.GreaterOrEqual(t, l2.LastIndex(), max(appended, 5000), msg)
-			tm, err := l2.Term(5000)
-			require.NoError(t, err, msg)
-			require.Equal(t, uint64(9), tm, msg)
-			for i := uint64(5001); i <= l2.LastIndex(); i++ {
-				checkEntry(t, l2, i, 9, 700)
-			}
-			_, err = l2.Entry(300)
-			require.ErrorIs(t, err, ErrCompacted, msg)
-		}
-		require.NoError(t, l2.Close(), msg)
-	}
-	require.Greater(t, points, 10)
-	t.Logf("crash points covered: %d", points)
-}
-
 func TestIterator(t *testing.T) {
 	const maxSize = 800
 	l := openLog(t, t.TempDir(), tinyOptions())
@@ -377,38 +312,21 @@ func TestReadsRaceCompaction(t *testing.T) {
 
 func isCompacted(err error) bool { return err != nil && errors.Is(err, ErrCompacted) }
 
-// TestTruncateTailCrash crashes a truncation (and the appends after it) at
-// every disk-changing operation: after reopening, the old entries below the
-// truncation point are intact, an acknowledged truncation is never undone
-// (no entry of the old tail comes back), and what follows is a clean prefix
-// of either the old tail or the new one.
-func TestTruncateTailCrash(t *testing.T) {
+// crashAtEachWrite runs op on a copy of base, crashing it at its k-th
+// disk-changing operation for k = 0, 1, 2, … until op finishes before k, and
+// hands each crash image to check with what op had reported before the
+// crash. It returns the number of crash points.
+func crashAtEachWrite[R any](t *testing.T, base *vfs.MemFS, op func(l *Log) (R, error), check func(img *vfs.MemFS, r R, msg string)) int {
 	const dir = "/db"
-	base := vfs.NewMem()
-	l := openLog(t, dir, memOptions(base))
-	appendRange(t, l, 1, 300, 1, 700, 20)
-	require.NoError(t, l.Close())
-
 	points := 0
 	for k := int64(0); ; k++ {
 		mem := base.Crash()
 		gate := &crashGate{inner: mem}
 		inj := &crashInjector{k: k, gate: gate, crashFn: mem.Crash}
-		truncated, appended := false, uint64(0)
+		var r R
 		l, err := Open(dir, memOptions(vfs.NewErrorFS(gate, inj)))
 		if err == nil {
-			if _, err = l.TruncateTail(200).Wait(context.Background()); err == nil {
-				truncated = true
-				for i := uint64(200); i < 240 && err == nil; i += 8 {
-					var es []Entry
-					for j := i; j < i+8; j++ {
-						es = append(es, entryFor(j, 2, 700))
-					}
-					if _, err = l.Append(es).Wait(context.Background()); err == nil {
-						appended = i + 7
-					}
-				}
-			}
+			r, err = op(l)
 			_ = l.Close()
 		}
 		img := inj.image()
@@ -417,27 +335,112 @@ func TestTruncateTailCrash(t *testing.T) {
 			break
 		}
 		points++
-		msg := fmt.Sprintf("crash at write op %d (truncated %v, appended %d)", k, truncated, appended)
-		l2, err := Open(dir, memOptions(img))
-		require.NoError(t, err, msg)
-		last := l2.LastIndex()
-		require.GreaterOrEqual(t, last, max(appended, 199), msg)
-		for i := uint64(1); i < 200; i++ {
-			checkEntry(t, l2, i, 1, 700)
-		}
-		if last >= 200 {
-			e, err := l2.Entry(200)
-			require.NoError(t, err, msg)
-			tailTerm := e.Term
-			if truncated {
-				require.Equal(t, uint64(2), tailTerm, "%s: the old tail came back", msg)
-			}
-			for i := uint64(200); i <= last; i++ {
-				checkEntry(t, l2, i, tailTerm, 700)
-			}
-		}
-		require.NoError(t, l2.Close(), msg)
+		check(img, r, fmt.Sprintf("crash at write op %d (%+v)", k, r))
 	}
 	require.Greater(t, points, 10)
+	return points
+}
+
+// appendTerm appends [from, to] with term in calls of 8 entries and returns
+// the last index acknowledged before an error.
+func appendTerm(l *Log, from, to, term uint64) (acked uint64, err error) {
+	for i := from; i <= to; i += 8 {
+		var es []Entry
+		for j := i; j < i+8 && j <= to; j++ {
+			es = append(es, entryFor(j, term, 700))
+		}
+		if _, err := l.Append(es).Wait(context.Background()); err != nil {
+			return acked, err
+		}
+		acked = es[len(es)-1].Index
+	}
+	return acked, nil
+}
+
+func crashBase(t *testing.T) *vfs.MemFS {
+	base := vfs.NewMem()
+	l := openLog(t, "/db", memOptions(base))
+	appendRange(t, l, 1, 300, 1, 700, 20)
+	require.NoError(t, l.Close())
+	return base
+}
+
+// TestInstallSnapshotCrash crashes an install (and the appends after it) at
+// every disk-changing operation: the log reopens as it was before or as it
+// is after, never a mix, and an acknowledged install is never undone.
+func TestInstallSnapshotCrash(t *testing.T) {
+	type done struct {
+		installed bool
+		appended  uint64
+	}
+	points := crashAtEachWrite(t, crashBase(t), func(l *Log) (d done, err error) {
+		if _, err := l.InstallSnapshot(5000, 9).Wait(context.Background()); err != nil {
+			return d, err
+		}
+		d.installed = true
+		d.appended, err = appendTerm(l, 5001, 5040, 9)
+		return d, err
+	}, func(img *vfs.MemFS, d done, msg string) {
+		l, err := Open("/db", memOptions(img))
+		require.NoError(t, err, msg)
+		defer l.Close()
+		if l.FirstIndex() == 1 {
+			require.False(t, d.installed, "%s: an acknowledged install was undone", msg)
+			require.Equal(t, uint64(300), l.LastIndex(), msg)
+			checkEntry(t, l, 300, 1, 700)
+			return
+		}
+		require.Equal(t, uint64(5001), l.FirstIndex(), msg)
+		require.GreaterOrEqual(t, l.LastIndex(), max(d.appended, 5000), msg)
+		tm, err := l.Term(5000)
+		require.NoError(t, err, msg)
+		require.Equal(t, uint64(9), tm, msg)
+		for i := uint64(5001); i <= l.LastIndex(); i++ {
+			checkEntry(t, l, i, 9, 700)
+		}
+		_, err = l.Entry(300)
+		require.ErrorIs(t, err, ErrCompacted, msg)
+	})
+	t.Logf("crash points covered: %d", points)
+}
+
+// TestTruncateTailCrash crashes a truncation (and the appends after it) at
+// every disk-changing operation: after reopening, the entries below the
+// truncation point are intact, an acknowledged truncation is never undone
+// (no entry of the old tail comes back), and what follows is a clean prefix
+// of either the old tail or the new one.
+func TestTruncateTailCrash(t *testing.T) {
+	type done struct {
+		truncated bool
+		appended  uint64
+	}
+	points := crashAtEachWrite(t, crashBase(t), func(l *Log) (d done, err error) {
+		if _, err := l.TruncateTail(200).Wait(context.Background()); err != nil {
+			return d, err
+		}
+		d.truncated = true
+		d.appended, err = appendTerm(l, 200, 239, 2)
+		return d, err
+	}, func(img *vfs.MemFS, d done, msg string) {
+		l, err := Open("/db", memOptions(img))
+		require.NoError(t, err, msg)
+		defer l.Close()
+		last := l.LastIndex()
+		require.GreaterOrEqual(t, last, max(d.appended, 199), msg)
+		for i := uint64(1); i < 200; i++ {
+			checkEntry(t, l, i, 1, 700)
+		}
+		if last < 200 {
+			return
+		}
+		e, err := l.Entry(200)
+		require.NoError(t, err, msg)
+		if d.truncated {
+			require.Equal(t, uint64(2), e.Term, "%s: the old tail came back", msg)
+		}
+		for i := uint64(200); i <= last; i++ {
+			checkEntry(t, l, i, e.Term, 700)
+		}
+	})
 	t.Logf("crash points covered: %d", points)
 }
