@@ -3,7 +3,6 @@ package raftlog
 import (
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/raftlog/raftlog/logqueue"
 	"github.com/raftlog/raftlog/metrics"
@@ -54,15 +53,10 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 		n := min(chunk, len(entries))
 		part := entries[:n]
 		entries = entries[n:]
-		waitStart := l.since()
 		if err := l.iq.WaitRoom(n); err != nil {
 			l.fail(err)
 			fut.Complete(0, l.pending.failure())
 			return fut
-		}
-		if waited := l.since() - waitStart; waited > roomWaitFloor {
-			l.m.Add(metrics.IdxRoomWaits, 1)
-			l.m.Observe(metrics.IdxRoomWait, float64(waited)/1e9)
 		}
 		for i := range part {
 			e := &part[i]
@@ -123,9 +117,6 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 	return fut
 }
 
-// roomWaitFloor is how long WaitRoom must take to count as a wait for room
-// (below it, it found room at once and the time is its own cost).
-const roomWaitFloor = int64(20 * time.Microsecond)
 
 // pushOp queues op, or completes its futures at once if the log failed or
 // the op has nothing to wait for.

@@ -159,6 +159,7 @@ func (l *Log) open() error {
 		OnPersisted:   l.onIdxPersisted,
 		OnError:       l.fail,
 		OnFlush:       l.onIdxFlush,
+		OnRoomWait:    l.onRoomWait,
 	})
 	if err != nil {
 		return classify(err)

@@ -41,3 +41,8 @@ func (l *Log) onIdxFlush(entries int, nanos int64) {
 	l.m.Observe(metrics.IdxFlushLatency, float64(nanos)/1e9)
 	l.m.Observe(metrics.IdxFlushEntries, float64(entries))
 }
+
+func (l *Log) onRoomWait(nanos int64) {
+	l.m.Add(metrics.IdxRoomWaits, 1)
+	l.m.Observe(metrics.IdxRoomWait, float64(nanos)/1e9)
+}

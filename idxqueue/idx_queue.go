@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/raftlog/raftlog/vfs"
 )
@@ -250,9 +251,13 @@ func (q *Queue) WaitRoom(n int) error {
 		return fmt.Errorf("%w: WaitRoom(%d) > MaxPending %d", ErrFull, n, q.maxPending)
 	}
 	registered := false
+	var start time.Time
 	defer func() {
 		if registered {
 			q.waiters.Add(-1)
+			if q.opts.OnRoomWait != nil {
+				q.opts.OnRoomWait(int64(time.Since(start)))
+			}
 		}
 	}()
 	for {
@@ -268,6 +273,7 @@ func (q *Queue) WaitRoom(n int) error {
 		ch := q.room
 		q.mu.Unlock()
 		if !registered {
+			start = time.Now()
 			// Durable checks waiters after raising the watermark; a Durable
 			// that ran before this Add is covered by the signal below.
 			q.waiters.Add(1)

@@ -3,6 +3,7 @@ package idxqueue
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,9 +258,13 @@ func TestWaitRoom(t *testing.T) {
 	// Nothing would flush on its own: only a WaitRoom waiter can get the
 	// flush goroutine to flush the few durable entries at once.
 	opts.MaxPending, opts.FlushThreshold = 16, 16
+	var blocked atomic.Int64
+	opts.OnRoomWait = func(int64) { blocked.Add(1) }
 	q, err := Open(opts)
 	require.NoError(t, err)
 	require.NoError(t, q.Start(0))
+	require.NoError(t, q.WaitRoom(16), "room at once")
+	require.Zero(t, blocked.Load(), "a WaitRoom that found room did not block")
 	for i := uint64(1); i <= 16; i++ {
 		require.NoError(t, q.Put(i, pos(i)))
 	}
@@ -280,6 +285,7 @@ func TestWaitRoom(t *testing.T) {
 	}
 	q.Durable(2)
 	require.NoError(t, recv(t, got))
+	require.Equal(t, int64(1), blocked.Load(), "the blocked WaitRoom is reported once")
 	require.Equal(t, uint64(2), q.PersistedIndex())
 	require.NoError(t, q.Put(17, pos(17)))
 	require.NoError(t, q.Put(18, pos(18)))

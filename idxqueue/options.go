@@ -40,6 +40,9 @@ type Options struct {
 	// number of positions persisted and how long the flush took, OnPersisted
 	// included. The same restriction as for OnPersisted applies. May be nil.
 	OnFlush func(entries int, nanos int64)
+	// OnRoomWait, if set, is called by WaitRoom after it had to block for
+	// room, with how long it blocked (a measure of back-pressure).
+	OnRoomWait func(nanos int64)
 	// ReadOnly opens the index files for reading only, for inspection while
 	// the owner of the directory may be running: Open creates, removes and
 	// writes nothing (leftover *.idx.tmp files are ignored; the directory
