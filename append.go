@@ -117,7 +117,6 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 	return fut
 }
 
-
 // pushOp queues op, or completes its futures at once if the log failed or
 // the op has nothing to wait for.
 func (l *Log) pushOp(op pendingOp) {
