@@ -34,7 +34,7 @@ func (l *Log) CompactBefore(t time.Time) *pipeline.Future[uint64] {
 	if l.closed.Load() {
 		return pipeline.Failed[uint64](ErrClosed)
 	}
-	first, last := l.firstIndex.Load(), l.lastIndex.Load()
+	first, last := l.FirstIndex(), l.lastIndex.Load()
 	cutoff := t.UnixNano()
 	var searchErr error
 	n := sort.Search(int(last-first+1), func(k int) bool {
@@ -61,7 +61,7 @@ func (l *Log) compactLocked(index uint64) *pipeline.Future[uint64] {
 	if err := l.pending.failure(); err != nil {
 		return pipeline.Failed[uint64](err)
 	}
-	first, last := l.firstIndex.Load(), l.lastIndex.Load()
+	first, last := l.FirstIndex(), l.lastIndex.Load()
 	index = min(index, last+1)
 	if index <= first {
 		return pipeline.Completed(first, nil)
@@ -81,8 +81,7 @@ func (l *Log) compactLocked(index uint64) *pipeline.Future[uint64] {
 	}); err != nil {
 		return l.failed(err)
 	}
-	l.firstIndex.Store(index)
-	l.firstPrevTerm.Store(prevTerm)
+	l.setFirst(index, prevTerm)
 	l.terms.compact(index)
 	l.deleteBelow(index, pos)
 	return pipeline.Completed(index, nil)

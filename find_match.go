@@ -16,7 +16,7 @@ func (l *Log) FindMatch(term, index uint64) (matchTerm, matchIndex uint64, ok bo
 	if l.closed.Load() {
 		return 0, 0, false, ErrClosed
 	}
-	first, last := l.firstIndex.Load(), l.lastIndex.Load()
+	first, last := l.FirstIndex(), l.lastIndex.Load()
 	lo := first - 1
 	if index >= lo && index <= last {
 		t, err := l.Term(index)

@@ -51,8 +51,10 @@ type Log struct {
 	closed atomic.Bool
 
 	// Published for readers; written under mu.
-	firstIndex    atomic.Uint64
-	firstPrevTerm atomic.Uint64
+	// first is the first index and the term of the index before it,
+	// published together so that a reader never pairs one with the other's
+	// old value.
+	first atomic.Pointer[firstPoint]
 	lastIndex     atomic.Uint64
 	lastTerm      atomic.Uint64
 	durableIndex  atomic.Uint64
@@ -186,8 +188,7 @@ func (l *Log) open() error {
 	l.st = st
 	l.epoch = st.Epoch
 	l.hs = HardState{Term: st.Term, Vote: st.Vote, Commit: st.Commit}
-	l.firstIndex.Store(st.FirstIndex)
-	l.firstPrevTerm.Store(st.FirstPrevTerm)
+	l.setFirst(st.FirstIndex, st.FirstPrevTerm)
 	l.lastIndex.Store(res.LastIndex)
 	l.lastTerm.Store(res.LastTerm)
 	l.durableIndex.Store(res.LastIndex)
@@ -340,7 +341,14 @@ func classify(err error) error {
 }
 
 // FirstIndex returns the first index held (1 on a new log).
-func (l *Log) FirstIndex() uint64 { return l.firstIndex.Load() }
+func (l *Log) FirstIndex() uint64 { return l.first.Load().index }
+
+// firstPoint is the first index and the term of the index just below it.
+type firstPoint struct{ index, prevTerm uint64 }
+
+func (l *Log) setFirst(index, prevTerm uint64) {
+	l.first.Store(&firstPoint{index: index, prevTerm: prevTerm})
+}
 
 // LastIndex returns the last index appended (0 on a new log). The entry is
 // readable at once but may not be durable yet.

@@ -55,17 +55,8 @@ func (l *Log) Term(index uint64) (uint64, error) {
 	if l.closed.Load() {
 		return 0, ErrClosed
 	}
-	if first := l.firstIndex.Load(); index == first-1 {
-		return l.firstPrevTerm.Load(), nil
-	}
-	if index == l.lastIndex.Load() {
-		// Read the term after the index: Append stores the index last, so
-		// a term read after it can only be as new or newer, and the index
-		// is checked again.
-		t := l.lastTerm.Load()
-		if index == l.lastIndex.Load() {
-			return t, nil
-		}
+	if first := l.first.Load(); index == first.index-1 {
+		return first.prevTerm, nil
 	}
 	if err := l.checkRead(index, index); err != nil {
 		return 0, err
@@ -85,7 +76,7 @@ func (l *Log) checkRead(lo, hi uint64) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
-	if first := l.firstIndex.Load(); lo < first {
+	if first := l.FirstIndex(); lo < first {
 		return fmt.Errorf("%w: index %d is below the first index %d", ErrCompacted, lo, first)
 	}
 	if last := l.lastIndex.Load(); hi > last {
@@ -125,7 +116,7 @@ func (l *Log) readError(index uint64, err error) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
-	if first := l.firstIndex.Load(); index < first {
+	if first := l.FirstIndex(); index < first {
 		// Compacted while it was being read: its file may be gone.
 		return fmt.Errorf("%w: index %d is below the first index %d", ErrCompacted, index, first)
 	}

@@ -49,8 +49,7 @@ func (l *Log) InstallSnapshot(index, term uint64) *pipeline.Future[uint64] {
 	}
 	l.countDeleted(metrics.IdxFilesDeleted, l.iq.Reset(index+1))
 	l.terms.reset(index, []termRun{{first: index, term: term}})
-	l.firstIndex.Store(index + 1)
-	l.firstPrevTerm.Store(term)
+	l.setFirst(index+1, term)
 	l.lastIndex.Store(index)
 	l.lastTerm.Store(term)
 	l.durableIndex.Store(index)

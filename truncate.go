@@ -28,7 +28,7 @@ func (l *Log) TruncateTail(index uint64) *pipeline.Future[uint64] {
 	if err := l.pending.failure(); err != nil {
 		return pipeline.Failed[uint64](err)
 	}
-	first, last := l.firstIndex.Load(), l.lastIndex.Load()
+	first, last := l.FirstIndex(), l.lastIndex.Load()
 	if index > last {
 		fut := pipeline.NewFuture[uint64]()
 		l.pushOp(pendingOp{seq: l.seq, lastIndex: last, fut: fut})
