@@ -54,10 +54,10 @@ type Log struct {
 	// first is the first index and the term of the index before it,
 	// published together so that a reader never pairs one with the other's
 	// old value.
-	first atomic.Pointer[firstPoint]
-	lastIndex     atomic.Uint64
-	lastTerm      atomic.Uint64
-	durableIndex  atomic.Uint64
+	first        atomic.Pointer[firstPoint]
+	lastIndex    atomic.Uint64
+	lastTerm     atomic.Uint64
+	durableIndex atomic.Uint64
 
 	terms         termRuns     // terms of recent indexes, for Term and FindMatch
 	pending       pendingQueue // guarded by its own lock; see pending.go
