@@ -3,6 +3,8 @@ package idxqueue
 import (
 	"errors"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,7 +191,7 @@ func TestReset(t *testing.T) {
 	putN(t, q, 1, 30)
 	q.Durable(20)
 	plog.waitFor(t, 20)
-	require.Equal(t, []uint64{0, 8, 16, 24}, idxFiles(t, mem, "idx"))
+	waitIdxFiles(t, mem, []uint64{0, 8, 16, 24})
 
 	fut := q.Reset(101)
 	require.Equal(t, uint64(101), q.FirstIndex())
@@ -254,7 +256,7 @@ func TestResetBelowFirstWaitsForRemoval(t *testing.T) {
 	putN(t, q, 1, 20)
 	q.Durable(20)
 	plog.waitFor(t, 20)
-	require.Equal(t, []uint64{0, 8, 16, 24}, idxFiles(t, mem, "idx"))
+	waitIdxFiles(t, mem, []uint64{0, 8, 16, 24})
 
 	block.Store(true)
 	compacted := q.CompactTo(20) // removes 0, then blocks removing 8
@@ -446,4 +448,22 @@ func TestPositionConcurrentWithTailOps(t *testing.T) {
 	t.Logf("ops %v, checked %d reads, %d found", ops, checked.Load(), found.Load())
 	require.Positive(t, found.Load())
 	require.Greater(t, checked.Load(), found.Load())
+}
+
+// waitIdxFiles waits (bounded) until the index files are want: the file
+// after the one being written is created ahead on the flush goroutine, which
+// may happen just after OnPersisted returned, with no event to wait on.
+func waitIdxFiles(t *testing.T, mem vfs.FS, want []uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := idxFiles(t, mem, "idx")
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.Equal(t, want, got)
+		}
+		runtime.Gosched()
+	}
 }
