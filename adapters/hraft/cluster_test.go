@@ -85,9 +85,12 @@ type cluster struct {
 func clusterConfig(id raft.ServerID) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = id
-	c.HeartbeatTimeout = 50 * time.Millisecond
-	c.ElectionTimeout = 50 * time.Millisecond
-	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	// Short enough for a quick test, long enough that a busy 2-core CI
+	// machine under -race does not lose the leader in the middle of a
+	// batch (at 50 ms it did, about one run in three).
+	c.HeartbeatTimeout = 250 * time.Millisecond
+	c.ElectionTimeout = 250 * time.Millisecond
+	c.LeaderLeaseTimeout = 200 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	// Snapshots are taken by the test only (raft.Snapshot), so the node
 	// that falls behind can only catch up by installing one.
