@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/raftlog/raftlog/vfs"
 	"github.com/stretchr/testify/require"
@@ -358,8 +359,13 @@ func TestConcurrentSave(t *testing.T) {
 	_, s, _ := openT(t, fs.Crash())
 	require.True(t, f.State().Equal(s), "the last Save is the one on disk")
 	require.NoError(t, f.Close())
-	// At most as many: a goroutine of an earlier test may still have been
-	// ending when before was counted.
+	// The writers have called Done but may not have exited yet, and a
+	// goroutine of an earlier test may still have been ending when before
+	// was counted: wait (bounded) for the count to settle.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 	require.LessOrEqual(t, runtime.NumGoroutine(), before, "no goroutine outlives the test")
 }
 
