@@ -9,40 +9,10 @@ import (
 )
 
 // noWriteFS fails the test on any call that could change the file system.
-// Files it opens read-only fail writes by themselves (EBADF).
-type noWriteFS struct {
-	vfs.FS
-	t *testing.T
-}
-
-func (n noWriteFS) Create(name string) (vfs.File, error) {
-	n.t.Errorf("Create(%s) on a read-only queue", name)
-	return n.FS.Create(name)
-}
-
-func (n noWriteFS) Open(name string) (vfs.File, error) {
-	n.t.Errorf("Open(%s) read-write on a read-only queue", name)
-	return n.FS.Open(name)
-}
-
-func (n noWriteFS) Remove(name string) error {
-	n.t.Errorf("Remove(%s) on a read-only queue", name)
-	return n.FS.Remove(name)
-}
-
-func (n noWriteFS) Rename(o, nn string) error {
-	n.t.Errorf("Rename(%s, %s) on a read-only queue", o, nn)
-	return n.FS.Rename(o, nn)
-}
-
-func (n noWriteFS) MkdirAll(d string) error {
-	n.t.Errorf("MkdirAll(%s) on a read-only queue", d)
-	return n.FS.MkdirAll(d)
-}
-
-func (n noWriteFS) SyncDir(d string) error {
-	n.t.Errorf("SyncDir(%s) on a read-only queue", d)
-	return n.FS.SyncDir(d)
+func noWriteFS(fsys vfs.FS, t *testing.T) vfs.FS {
+	return vfs.NewWriteGuard(fsys, func(call, name string) {
+		t.Errorf("%s(%s) by a read-only queue", call, name)
+	})
 }
 
 // TestReadOnlyPositionWhileOwnerRuns reads the positions an running queue
@@ -72,7 +42,7 @@ func TestReadOnlyPositionWhileOwnerRuns(t *testing.T) {
 	before, err := mem.List(opts.Dir)
 	require.NoError(t, err)
 
-	ro, err := Open(Options{FS: noWriteFS{mem, t}, Dir: opts.Dir, ItemsPerFile: 8, ReadOnly: true})
+	ro, err := Open(Options{FS: noWriteFS(mem, t), Dir: opts.Dir, ItemsPerFile: 8, ReadOnly: true})
 	require.NoError(t, err)
 	for i := uint64(1); i <= n; i++ {
 		v, err := ro.Position(i)
@@ -99,7 +69,7 @@ func TestReadOnlyPositionWhileOwnerRuns(t *testing.T) {
 func TestReadOnlyOpenErrors(t *testing.T) {
 	t.Run("missing directory is not created", func(t *testing.T) {
 		mem := vfs.NewMem()
-		_, err := Open(Options{FS: noWriteFS{mem, t}, Dir: "idx", ItemsPerFile: 8, ReadOnly: true})
+		_, err := Open(Options{FS: noWriteFS(mem, t), Dir: "idx", ItemsPerFile: 8, ReadOnly: true})
 		require.Error(t, err)
 		ok, err := mem.Exists("idx")
 		require.NoError(t, err)
@@ -111,7 +81,7 @@ func TestReadOnlyOpenErrors(t *testing.T) {
 		f, err := mem.Create("idx/" + fileName(0))
 		require.NoError(t, err)
 		require.NoError(t, f.Close())
-		_, err = Open(Options{FS: noWriteFS{mem, t}, Dir: "idx", ItemsPerFile: 8, ReadOnly: true})
+		_, err = Open(Options{FS: noWriteFS(mem, t), Dir: "idx", ItemsPerFile: 8, ReadOnly: true})
 		require.ErrorIs(t, err, ErrCorrupt)
 	})
 }

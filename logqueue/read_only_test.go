@@ -9,40 +9,10 @@ import (
 )
 
 // noWriteFS fails the test on any call that could change the file system.
-// Files it opens read-only fail writes by themselves (EBADF).
-type noWriteFS struct {
-	vfs.FS
-	t *testing.T
-}
-
-func (n noWriteFS) Create(name string) (vfs.File, error) {
-	n.t.Errorf("Create(%s) on a read-only queue", name)
-	return n.FS.Create(name)
-}
-
-func (n noWriteFS) Open(name string) (vfs.File, error) {
-	n.t.Errorf("Open(%s) read-write on a read-only queue", name)
-	return n.FS.Open(name)
-}
-
-func (n noWriteFS) Remove(name string) error {
-	n.t.Errorf("Remove(%s) on a read-only queue", name)
-	return n.FS.Remove(name)
-}
-
-func (n noWriteFS) Rename(o, nn string) error {
-	n.t.Errorf("Rename(%s, %s) on a read-only queue", o, nn)
-	return n.FS.Rename(o, nn)
-}
-
-func (n noWriteFS) MkdirAll(d string) error {
-	n.t.Errorf("MkdirAll(%s) on a read-only queue", d)
-	return n.FS.MkdirAll(d)
-}
-
-func (n noWriteFS) SyncDir(d string) error {
-	n.t.Errorf("SyncDir(%s) on a read-only queue", d)
-	return n.FS.SyncDir(d)
+func noWriteFS(fsys vfs.FS, t *testing.T) vfs.FS {
+	return vfs.NewWriteGuard(fsys, func(call, name string) {
+		t.Errorf("%s(%s) by a read-only queue", call, name)
+	})
 }
 
 // TestReadOnlyReadsWhileOwnerWrites opens a second, read-only queue on the
@@ -73,7 +43,7 @@ func TestReadOnlyReadsWhileOwnerWrites(t *testing.T) {
 	before, err := fsys.List(opts.Dir)
 	require.NoError(t, err)
 
-	ro, err := Open(Options{FS: noWriteFS{fsys, t}, Dir: opts.Dir, FileSize: testFileSize, ReadOnly: true})
+	ro, err := Open(Options{FS: noWriteFS(fsys, t), Dir: opts.Dir, FileSize: testFileSize, ReadOnly: true})
 	require.NoError(t, err)
 	require.Equal(t, owner.Files(), ro.Files())
 	checkRead(t, ro, items)
@@ -120,7 +90,7 @@ func TestReadOnlyOpenErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := vfs.NewMem()
 			tt.prepare(t, fsys)
-			_, err := Open(Options{FS: noWriteFS{fsys, t}, Dir: "log", FileSize: testFileSize, ReadOnly: true})
+			_, err := Open(Options{FS: noWriteFS(fsys, t), Dir: "log", FileSize: testFileSize, ReadOnly: true})
 			require.Error(t, err)
 			if tt.want != nil {
 				require.ErrorIs(t, err, tt.want)

@@ -10,34 +10,10 @@ import (
 )
 
 // noWriteFS fails the test on any call that could change the file system.
-type noWriteFS struct {
-	vfs.FS
-	t *testing.T
-}
-
-func (n noWriteFS) Create(name string) (vfs.File, error) {
-	n.t.Errorf("Create(%s) by a read-only call", name)
-	return n.FS.Create(name)
-}
-
-func (n noWriteFS) Open(name string) (vfs.File, error) {
-	n.t.Errorf("Open(%s) read-write by a read-only call", name)
-	return n.FS.Open(name)
-}
-
-func (n noWriteFS) Remove(name string) error {
-	n.t.Errorf("Remove(%s) by a read-only call", name)
-	return n.FS.Remove(name)
-}
-
-func (n noWriteFS) Rename(o, nn string) error {
-	n.t.Errorf("Rename(%s, %s) by a read-only call", o, nn)
-	return n.FS.Rename(o, nn)
-}
-
-func (n noWriteFS) MkdirAll(d string) error {
-	n.t.Errorf("MkdirAll(%s) by a read-only call", d)
-	return n.FS.MkdirAll(d)
+func noWriteFS(fsys vfs.FS, t *testing.T) vfs.FS {
+	return vfs.NewWriteGuard(fsys, func(call, name string) {
+		t.Errorf("%s(%s) by a read-only call", call, name)
+	})
 }
 
 func TestLoadReturnsNewestState(t *testing.T) {
@@ -49,14 +25,14 @@ func TestLoadReturnsNewestState(t *testing.T) {
 	require.NoError(t, f.Save(want))
 
 	// Load while the File is still open, as an inspection tool would.
-	got, err := Load(noWriteFS{mem, t}, dir)
+	got, err := Load(noWriteFS(mem, t), dir)
 	require.NoError(t, err)
 	require.True(t, want.Equal(got), "got %+v", got)
 
 	// A newer Save is seen by the next Load.
 	want.Commit = 10
 	require.NoError(t, f.Save(want))
-	got, err = Load(noWriteFS{mem, t}, dir)
+	got, err = Load(noWriteFS(mem, t), dir)
 	require.NoError(t, err)
 	require.Equal(t, uint64(10), got.Commit)
 }
@@ -73,7 +49,7 @@ func TestLoadTakesOtherSlotWhenNewestIsTorn(t *testing.T) {
 	img[20] ^= 0xff
 	setFile(t, mem, statusPath, img)
 
-	got, err := Load(noWriteFS{mem, t}, dir)
+	got, err := Load(noWriteFS(mem, t), dir)
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), got.Term)
 }
@@ -101,7 +77,7 @@ func TestLoadErrors(t *testing.T) {
 			tt.prepare(t, mem)
 			before, err := mem.List(dir)
 			require.NoError(t, err)
-			_, err = Load(noWriteFS{mem, t}, dir)
+			_, err = Load(noWriteFS(mem, t), dir)
 			require.ErrorIs(t, err, tt.want)
 			after, err := mem.List(dir)
 			require.NoError(t, err)
