@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +70,7 @@ type node struct {
 	storage *etcdraft.Storage
 	mb      *mailbox
 	props   chan proposal
+	snapReq chan chan snapResult
 	cancel  context.CancelFunc
 	done    sync.WaitGroup
 	errs    chan error
@@ -76,7 +79,20 @@ type node struct {
 	lead     uint64
 	applied  uint64   // index of the last applied entry
 	commands [][]byte // applied normal entries with data, in order
-	changed  chan struct{}
+	cs       *pb.ConfState
+	// restored is the index of the snapshot the state machine was loaded
+	// from at start (0: none); installed counts snapshots received from a
+	// leader and applied to the state machine.
+	restored  uint64
+	installed int
+	changed   chan struct{}
+}
+
+// snapResult is what a node's application did when asked to snapshot and
+// compact: the snapshot it created (its index is the compaction point).
+type snapResult struct {
+	snap *pb.Snapshot
+	err  error
 }
 
 type cluster struct {
@@ -85,16 +101,19 @@ type cluster struct {
 	nodes map[uint64]*node // the running nodes
 	dirs  map[uint64]string
 	ids   []uint64
+	// msgSnaps counts MsgSnap messages delivered to each node.
+	msgSnaps map[uint64]*atomic.Int64
 }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newCluster(t testing.TB, n int) *cluster {
-	c := &cluster{t: t, nodes: map[uint64]*node{}, dirs: map[uint64]string{}}
+	c := &cluster{t: t, nodes: map[uint64]*node{}, dirs: map[uint64]string{}, msgSnaps: map[uint64]*atomic.Int64{}}
 	root := t.TempDir()
 	for i := 1; i <= n; i++ {
 		id := uint64(i)
 		c.ids = append(c.ids, id)
+		c.msgSnaps[id] = &atomic.Int64{}
 		c.dirs[id] = filepath.Join(root, "n", string(rune('0'+i)))
 	}
 	for _, id := range c.ids {
@@ -113,6 +132,9 @@ func (c *cluster) deliver(m *pb.Message) {
 	n := c.nodes[m.GetTo()]
 	c.mu.Unlock()
 	if n != nil { // a stopped node's messages are lost, as on a network
+		if m.GetType() == pb.MessageType_MsgSnap {
+			c.msgSnaps[m.GetTo()].Add(1)
+		}
 		n.mb.put(m)
 	}
 }
@@ -130,6 +152,12 @@ func (c *cluster) start(id uint64, fresh bool) *node {
 	s, err := etcdraft.Open(c.dirs[id], etcdraft.Options{Log: raftlog.Options{
 		LogFileSize: 1 << 22, IdxItemsPerFile: 1 << 12, Logger: quietLog}})
 	require.NoError(t, err)
+	// The state machine starts from the storage's snapshot (if any); raft
+	// hands back the committed entries after it.
+	snap, err := s.Snapshot()
+	require.NoError(t, err)
+	_, cs, err := s.InitialState()
+	require.NoError(t, err)
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID: id, ElectionTick: 40, HeartbeatTick: 2, Storage: s,
 		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, MaxCommittedSizePerReady: 4 << 20,
@@ -146,7 +174,12 @@ func (c *cluster) start(id uint64, fresh bool) *node {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &node{id: id, dir: c.dirs[id], c: c, storage: s, mb: newMailbox(), props: make(chan proposal),
-		cancel: cancel, errs: make(chan error, 2), changed: make(chan struct{})}
+		snapReq: make(chan chan snapResult), cancel: cancel, errs: make(chan error, 2),
+		changed: make(chan struct{}), cs: cs}
+	if !raft.IsEmptySnap(snap) {
+		n.restoreLocked(snap)
+		n.restored = n.applied
+	}
 	appendCh := make(chan *pb.Message, 64)
 	n.done.Add(2)
 	go func() {
@@ -214,6 +247,8 @@ func (n *node) run(ctx context.Context, rn *raft.RawNode, appendCh chan<- *pb.Me
 			}
 		case p := <-n.props:
 			p.err <- rn.Propose(p.data)
+		case req := <-n.snapReq:
+			req <- n.snapshotAndCompact()
 		}
 		for rn.HasReady() {
 			rd := rn.Ready()
@@ -227,9 +262,15 @@ func (n *node) run(ctx context.Context, rn *raft.RawNode, appendCh chan<- *pb.Me
 				switch m.GetTo() {
 				case raft.LocalAppendThread:
 					if sn := m.GetSnapshot(); sn != nil && !raft.IsEmptySnap(sn) {
-						// An application would replace its state machine
-						// with the snapshot here; these tests never compact.
-						return errors.New("unexpected snapshot")
+						// A snapshot from the leader: the state machine
+						// becomes the snapshot's; RunAsync persists it
+						// (ApplySnapshot) before its response is stepped
+						// back, and only then are entries after it applied.
+						n.mu.Lock()
+						n.restoreLocked(sn)
+						n.installed++
+						n.notifyLocked()
+						n.mu.Unlock()
 					}
 					select {
 					case appendCh <- m:
@@ -261,7 +302,10 @@ func (n *node) apply(rn *raft.RawNode, ents []*pb.Entry) {
 			if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 				panic(err)
 			}
-			rn.ApplyConfChange(&cc)
+			cs := rn.ApplyConfChange(&cc)
+			n.mu.Lock()
+			n.cs = cs
+			n.mu.Unlock()
 		case pb.EntryType_EntryNormal:
 			if len(e.GetData()) > 0 {
 				n.mu.Lock()
@@ -276,6 +320,66 @@ func (n *node) apply(rn *raft.RawNode, ents []*pb.Entry) {
 		n.notifyLocked()
 		n.mu.Unlock()
 	}
+}
+
+// restoreLocked replaces the state machine with a snapshot's.
+func (n *node) restoreLocked(snap *pb.Snapshot) {
+	n.commands = decodeCommands(snap.GetData())
+	n.applied = snap.GetMetadata().GetIndex()
+	n.cs = snap.GetMetadata().GetConfState()
+}
+
+// snapshotAndCompact is the application's log maintenance, run on the raft
+// goroutine so that the state machine stands still: snapshot the applied
+// state (Storage.CreateSnapshot), then compact the log up to it
+// (Storage.Compact), after which raft can only bring a follower that needs
+// earlier entries up to date with a MsgSnap.
+func (n *node) snapshotAndCompact() snapResult {
+	n.mu.Lock()
+	applied, data, cs := n.applied, encodeCommands(n.commands), n.cs
+	n.mu.Unlock()
+	snap, err := n.storage.CreateSnapshot(applied, cs, data)
+	if err != nil {
+		return snapResult{err: err}
+	}
+	if err := n.storage.Compact(applied); err != nil {
+		return snapResult{err: err}
+	}
+	return snapResult{snap: snap}
+}
+
+// snapshot asks the node's application to snapshot and compact.
+func (n *node) snapshot(t testing.TB) *pb.Snapshot {
+	t.Helper()
+	req := make(chan snapResult, 1)
+	select {
+	case n.snapReq <- req:
+	case err := <-n.errs:
+		t.Fatalf("node %d: %v", n.id, err)
+	}
+	r := <-req
+	require.NoError(t, r.err, "node %d: snapshot", n.id)
+	return r.snap
+}
+
+// The state machine's snapshot format: commands separated by newlines
+// (commands never contain one).
+func encodeCommands(cmds [][]byte) []byte {
+	var b []byte
+	for _, c := range cmds {
+		b = append(append(b, c...), '\n')
+	}
+	return b
+}
+
+func decodeCommands(data []byte) [][]byte {
+	var cmds [][]byte
+	for _, c := range strings.SplitAfter(string(data), "\n") {
+		if c != "" {
+			cmds = append(cmds, []byte(strings.TrimSuffix(c, "\n")))
+		}
+	}
+	return cmds
 }
 
 func (n *node) notifyLocked() {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 var clusterEntries = flag.Int("cluster.entries", 1000, "entries proposed in each phase of TestClusterAsync")
@@ -54,17 +56,22 @@ func (c *cluster) converge(t *testing.T, proposed int) {
 		_, got := n.state()
 		require.Equal(t, digest(want), digest(got), "node %d applied different commands than leader %d", n.id, l.id)
 	}
-	// The applied (so committed) logs are identical.
-	commit := uint64(math.MaxUint64)
+	// The applied (so committed) logs are identical where every node
+	// still holds them (compaction drops a prefix).
+	commit, first := uint64(math.MaxUint64), uint64(1)
 	for _, n := range running {
 		applied, _ := n.state()
 		commit = min(commit, applied)
+		fi, err := n.storage.FirstIndex()
+		require.NoError(t, err)
+		first = max(first, fi)
 	}
 	require.GreaterOrEqual(t, commit, target)
-	ref, err := l.storage.Entries(1, commit+1, math.MaxUint64)
+	require.Less(t, first, commit, "no common log left to compare")
+	ref, err := l.storage.Entries(first, commit+1, math.MaxUint64)
 	require.NoError(t, err)
 	for _, n := range running {
-		got, err := n.storage.Entries(1, commit+1, math.MaxUint64)
+		got, err := n.storage.Entries(first, commit+1, math.MaxUint64)
 		require.NoError(t, err)
 		require.Len(t, got, len(ref))
 		for i := range ref {
@@ -73,14 +80,16 @@ func (c *cluster) converge(t *testing.T, proposed int) {
 			}
 		}
 	}
-	t.Logf("converged: %d commands, committed index %d on %d nodes", proposed, commit, len(running))
+	t.Logf("converged: %d commands, committed log [%d, %d] identical on %d nodes", proposed, first, commit, len(running))
 }
 
 // TestClusterAsync runs three nodes in AsyncStorageWrites mode over a
 // loopback transport, each on its own raftlog directory. It restarts a
 // follower and then the leader from their directories while the others keep
-// committing, and checks after each phase that every node applied the same
-// commands and holds the same committed log.
+// committing, then brings a follower that lags behind a compaction up to
+// date with a snapshot and restarts it from that snapshot, and checks after
+// each phase that every node applied the same commands and holds the same
+// committed log.
 func TestClusterAsync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test")
@@ -123,5 +132,72 @@ func TestClusterAsync(t *testing.T) {
 	c.start(old, false)
 	c.proposeN(t, &next, per)
 	c.converge(t, next)
-	require.Equal(t, 5*per, next)
+
+	// A follower lags behind a compaction: it goes down, the others commit
+	// more, and their applications snapshot and compact, so the entries it
+	// needs are gone from every log. When it is back, raft must send it the
+	// snapshot (MsgSnap); it persists it through RunAsync (ApplySnapshot),
+	// loads it into its state machine and catches up from the log after it.
+	l = c.leader(t)
+	f = c.ids[0]
+	if f == l.id {
+		f = c.ids[1]
+	}
+	c.stop(f)
+	c.proposeN(t, &next, per)
+	c.converge(t, next)
+	var snap *pb.Snapshot
+	for _, id := range c.ids {
+		if n := c.node(id); n != nil {
+			s := n.snapshot(t)
+			if n == l {
+				snap = s
+			}
+			fi, err := n.storage.FirstIndex()
+			require.NoError(t, err)
+			require.Equal(t, s.GetMetadata().GetIndex()+1, fi, "node %d compacted", id)
+		}
+	}
+	require.NotNil(t, snap)
+	idx, term := snap.GetMetadata().GetIndex(), snap.GetMetadata().GetTerm()
+	lagging := c.start(f, false)
+	last, err = lagging.storage.LastIndex()
+	require.NoError(t, err)
+	require.Less(t, last, idx, "node %d would not need a snapshot", f)
+	c.proposeN(t, &next, per)
+	c.converge(t, next)
+	require.Positive(t, c.msgSnaps[f].Load(), "no MsgSnap sent to node %d", f)
+	lagging.mu.Lock()
+	installed := lagging.installed
+	lagging.mu.Unlock()
+	require.Positive(t, installed, "node %d applied no snapshot to its state machine", f)
+	checkSnapshot := func(n *node) {
+		t.Helper()
+		got, err := n.storage.Snapshot()
+		require.NoError(t, err)
+		require.Equal(t, idx, got.GetMetadata().GetIndex())
+		require.Equal(t, term, got.GetMetadata().GetTerm())
+		require.ElementsMatch(t, c.ids, got.GetMetadata().GetConfState().GetVoters())
+		require.Equal(t, snap.GetData(), got.GetData())
+		fi, err := n.storage.FirstIndex()
+		require.NoError(t, err)
+		require.Equal(t, idx+1, fi, "node %d: the log continues after the snapshot", n.id)
+		pt, err := n.storage.Term(idx)
+		require.NoError(t, err)
+		require.Equal(t, term, pt)
+		_, err = n.storage.Entries(idx, idx+1, math.MaxUint64)
+		require.ErrorIs(t, err, raft.ErrCompacted)
+	}
+	checkSnapshot(lagging)
+
+	// Restarted from its directory, it loads the snapshot into its state
+	// machine and replays only the log after it.
+	c.stop(f)
+	restarted := c.start(f, false)
+	require.Equal(t, idx, restarted.restored, "node %d did not start from the snapshot", f)
+	checkSnapshot(restarted)
+	c.proposeN(t, &next, per)
+	c.converge(t, next)
+	checkSnapshot(restarted)
+	require.Equal(t, 8*per, next)
 }
