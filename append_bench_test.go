@@ -15,7 +15,7 @@ func BenchmarkAppend(b *testing.B) {
 	for _, size := range []int{128, 1024} {
 		for _, batch := range []int{1, 64, 1024} {
 			b.Run(fmt.Sprintf("batch=%d/size=%d", batch, size), func(b *testing.B) {
-				l := openLog(b, b.TempDir(), Options{})
+				l := openLog(b, b.TempDir(), benchOptions())
 				defer l.Close()
 				data := make([]byte, size)
 				es := make([]Entry, batch)
@@ -47,7 +47,7 @@ func BenchmarkAppend(b *testing.B) {
 // BenchmarkAppendConcurrent has 64 goroutines each appending one 128-byte
 // entry and waiting for it: group commit across callers.
 func BenchmarkAppendConcurrent(b *testing.B) {
-	l := openLog(b, b.TempDir(), Options{})
+	l := openLog(b, b.TempDir(), benchOptions())
 	defer l.Close()
 	var mu sync.Mutex
 	data := make([]byte, 128)

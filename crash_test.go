@@ -47,6 +47,7 @@ const (
 // (and the status saves they make) happen while appends are in flight.
 func crashOptions(fs vfs.FS) Options {
 	return Options{
+		Prealloc:            crashPrealloc,
 		LogFileSize:         64 << 10,
 		IdxItemsPerFile:     8,
 		MaxUnflushedIndexes: 64,
@@ -54,6 +55,10 @@ func crashOptions(fs vfs.FS) Options {
 		fs:                  fs,
 	}
 }
+
+// crashPrealloc is the preallocation of crashOptions; TestCrashZeroAhead
+// runs the crash tests again with the zeroer writing next to the writer.
+var crashPrealloc = logqueue.Fallocate
 
 // crashTermOf is the term the workload gives index i. Every run follows the
 // same timeline until it crashes, so the term (and entryFor's bytes) of any
@@ -435,6 +440,17 @@ func TestCrashWithLossSeeds(t *testing.T) {
 		checkRecovered(t, crashed, acks, fmt.Sprintf("seed %d (crash with loss at write op %d)", seed, k))
 	}
 	t.Logf("seeds run: %d", *crashSeeds)
+}
+
+// TestCrashZeroAhead repeats TestCrashAtEveryWrite and TestCrashWithLossSeeds
+// with ZeroAhead preallocation: its zeros, written and synced through their
+// own file handles next to the writer's, must never cost an acknowledged
+// entry.
+func TestCrashZeroAhead(t *testing.T) {
+	crashPrealloc = logqueue.ZeroAhead
+	t.Cleanup(func() { crashPrealloc = logqueue.Fallocate })
+	t.Run("every write", TestCrashAtEveryWrite)
+	t.Run("with loss", TestCrashWithLossSeeds)
 }
 
 // memFiles returns name → contents of every file in dir of fs.

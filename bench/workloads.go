@@ -31,6 +31,8 @@ func options(c config, fileSize int64) (raftlog.Options, error) {
 		opts.Prealloc = logqueue.Fallocate
 	case "sparse":
 		opts.Prealloc = logqueue.Sparse
+	case "zeroahead":
+		opts.Prealloc = logqueue.ZeroAhead
 	default:
 		return opts, fmt.Errorf("unknown -prealloc %q", c.prealloc)
 	}

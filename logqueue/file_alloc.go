@@ -36,6 +36,9 @@ type logFile struct {
 	// reader holding it. The reader that drops it to zero after
 	// DeleteBefore unlisted the file hands it to del for removal.
 	refs atomic.Int32
+	// guard is the handle write tasks use under ZeroAhead (taskFile); it is
+	// made and read on the Add/Flush goroutine only.
+	guard vfs.File
 	// del is set by DeleteBefore before it drops the list's reference, so
 	// whoever drops the last one sees it.
 	del *deletion
@@ -158,7 +161,7 @@ func reserve(f vfs.File, size int64, mode PreallocMode, stop func() bool) error 
 			}
 		}
 		return nil
-	case Fallocate:
+	case Fallocate, ZeroAhead:
 		return f.Allocate(0, size)
 	case Sparse:
 		return f.Truncate(size)

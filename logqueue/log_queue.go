@@ -13,6 +13,7 @@ import (
 
 	"github.com/raftlog/raftlog/chainwriter"
 	"github.com/raftlog/raftlog/pipeline"
+	"github.com/raftlog/raftlog/vfs"
 )
 
 // FileInfo describes one log file.
@@ -73,7 +74,8 @@ type Queue struct {
 	// startAlloc reuses it when the writer gets there (truncate.go).
 	alloc      *pipeline.Future[*logFile]
 	allocStart int64
-	chunk      *chunk    // current encode buffer
+	zero       *zeroAhead // the ZeroAhead goroutine, nil in other modes
+	chunk      *chunk     // current encode buffer
 	pending    []segment // [:npend] added since the last Flush
 	npend      int       // segments in use in pending
 	lastTag    uint64    // tag of the last task submitted
@@ -320,9 +322,26 @@ func (q *Queue) StartWriting(pos int64, epoch uint32) error {
 	q.flushedPos.Store(pos)
 	q.writtenPos.Store(pos)
 	q.writing.Store(true)
-	q.writer = chainwriter.New(q.opts.Writer)
+	wopts := q.opts.Writer
+	if q.opts.Prealloc == ZeroAhead {
+		q.zero = newZeroAhead(q, pos)
+		wopts.Observer = syncCounter{z: q.zero, next: wopts.Observer}
+	}
+	q.writer = chainwriter.New(wopts)
 	q.startAlloc(start + q.opts.FileSize)
 	return nil
+}
+
+// taskFile is the handle write tasks for lf go through: under ZeroAhead a
+// guard that keeps writes and zeros apart (zero_ahead.go).
+func (q *Queue) taskFile(lf *logFile) vfs.File {
+	if q.zero == nil {
+		return lf.f
+	}
+	if lf.guard == nil {
+		lf.guard = &zeroGuardFile{File: lf.f, start: lf.start, z: q.zero}
+	}
+	return lf.guard
 }
 
 func (q *Queue) setWritePos(pos int64) {
@@ -359,6 +378,9 @@ func (q *Queue) startAlloc(start int64) {
 			return nil, err
 		}
 		q.addFile(lf)
+		if q.zero != nil {
+			q.zero.wake() // it may be waiting for this file
+		}
 		return lf, nil
 	})
 	q.next = q.alloc
@@ -516,7 +538,7 @@ func (q *Queue) Flush(tag uint64) error {
 		if tag == q.lastTag {
 			return nil
 		}
-		err := q.writer.Submit(chainwriter.Task{File: q.cur.f, Offset: q.wp - q.cur.start, Tag: tag})
+		err := q.writer.Submit(chainwriter.Task{File: q.taskFile(q.cur), Offset: q.wp - q.cur.start, Tag: tag})
 		if err == nil {
 			q.lastTag = tag
 		}
@@ -536,7 +558,7 @@ func (q *Queue) Flush(tag uint64) error {
 		// Not under mu: Submit blocks while the writer's queue is full,
 		// and the writer needs mu to retire tasks.
 		task := chainwriter.Task{
-			File:      t.file.f,
+			File:      q.taskFile(t.file),
 			Offset:    t.start - t.file.start,
 			Bufs:      t.bufs,
 			Tag:       tg,
@@ -556,6 +578,9 @@ func (q *Queue) Flush(tag uint64) error {
 	}
 	q.npend = 0
 	q.lastTag = tag
+	if q.zero != nil {
+		q.zero.flushed(q.wp)
+	}
 	return nil
 }
 
@@ -644,6 +669,9 @@ func (q *Queue) Close() error {
 		var errs []error
 		if q.writer != nil {
 			errs = append(errs, q.writer.Close())
+		}
+		if q.zero != nil {
+			q.zero.close()
 		}
 		if q.next != nil {
 			<-q.next.Done()

@@ -34,6 +34,12 @@ const (
 	// Sparse only sets the file size; blocks are allocated as they are
 	// written, which makes every fdatasync a metadata update.
 	Sparse
+	// ZeroAhead fallocates each file, then a background goroutine writes
+	// zeros (and syncs them) a little ahead of the writer, ZeroAheadLead
+	// bytes at most, so the writer always lands on written blocks. Unlike
+	// ZeroFill it never writes a whole file at once, and it covers the
+	// file the writer starts in at Open.
+	ZeroAhead
 )
 
 func (p PreallocMode) String() string {
@@ -44,6 +50,8 @@ func (p PreallocMode) String() string {
 		return "fallocate"
 	case Sparse:
 		return "sparse"
+	case ZeroAhead:
+		return "zeroahead"
 	}
 	return fmt.Sprintf("PreallocMode(%d)", uint8(p))
 }
@@ -71,6 +79,9 @@ type Options struct {
 	FileSize int64
 	// Prealloc is how a new file's space is reserved. Default Fallocate.
 	Prealloc PreallocMode
+	// ZeroAheadLead is how far ahead of the write position ZeroAhead keeps
+	// the space zeroed: at least 64 KiB. Default 16 MiB.
+	ZeroAheadLead int64
 	// Executor runs the background allocation of the next file and the
 	// removal of the files DeleteBefore takes out. Required. The Queue does
 	// not close it; closing it waits for removals still running.
@@ -106,8 +117,14 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: FileSize %d is not a power of two in [%d, %d]",
 			ErrInvalidOptions, o.FileSize, MinFileSize, int64(maxFileSize))
 	}
-	if o.Prealloc > Sparse {
+	if o.Prealloc > ZeroAhead {
 		return fmt.Errorf("%w: unknown Prealloc %d", ErrInvalidOptions, o.Prealloc)
+	}
+	if o.ZeroAheadLead == 0 {
+		o.ZeroAheadLead = defaultZeroLead
+	}
+	if o.ZeroAheadLead < 64<<10 {
+		return fmt.Errorf("%w: ZeroAheadLead %d is below 64 KiB", ErrInvalidOptions, o.ZeroAheadLead)
 	}
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize
