@@ -76,9 +76,9 @@ type Queue struct {
 	allocStart int64
 	zero       *zeroAhead // the ZeroAhead goroutine, nil in other modes
 	chunk      *chunk     // current encode buffer
-	pending    []segment // [:npend] added since the last Flush
-	npend      int       // segments in use in pending
-	lastTag    uint64    // tag of the last task submitted
+	pending    []segment  // [:npend] added since the last Flush
+	npend      int        // segments in use in pending
+	lastTag    uint64     // tag of the last task submitted
 
 	// mu guards inflight (tasks submitted and not yet written) and the
 	// free list of task records. Readers copy out of inflight under it and

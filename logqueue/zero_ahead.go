@@ -58,9 +58,9 @@ type zeroAhead struct {
 	paused                 bool
 
 	// Written by the zeroer goroutine only.
-	handles map[int64]vfs.File // by file start
+	handles map[int64]vfs.File    // by file start
 	stopped atomic.Pointer[error] // the error it gave up on
-	written atomic.Int64       // bytes of zeros written, for tests and metrics
+	written atomic.Int64          // bytes of zeros written, for tests and metrics
 }
 
 const (
