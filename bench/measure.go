@@ -20,6 +20,19 @@ type recorder struct {
 	entries   atomic.Int64
 	bytes     atomic.Int64
 	fsyncs    atomic.Int64 // raw bounds count their own fdatasyncs
+	// longestCall is the longest time one Append call took to return
+	// (pipelined), as opposed to the time to durability in latencies.
+	longestCall atomic.Int64
+}
+
+// call records how long one call took to return.
+func (r *recorder) call(d time.Duration) {
+	for {
+		cur := r.longestCall.Load()
+		if int64(d) <= cur || r.longestCall.CompareAndSwap(cur, int64(d)) {
+			return
+		}
+	}
 }
 
 func newRecorder() *recorder { return &recorder{latencies: make([]time.Duration, 0, 1<<16)} }
@@ -67,6 +80,7 @@ func measure(key, name string, d time.Duration, body func(stop *atomic.Bool, rec
 			return result{
 				Key: key, Name: name, Entries: rec.entries.Load(), Bytes: rec.bytes.Load(), Fsyncs: rec.fsyncs.Load(),
 				Elapsed: elapsed, latencies: rec.latencies, Throughput: samples,
+				LongestCall: time.Duration(rec.longestCall.Load()),
 			}, nil
 		case <-ticker.C:
 			n := rec.entries.Load()

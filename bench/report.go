@@ -23,7 +23,12 @@ type result struct {
 	VsRaw      float64   // entries/s of this result over entries/s of Bound
 	Throughput []float64 // entries/s in each 100 ms of the run
 	Note       string    // extra figures printed under the table
-	latencies  []time.Duration
+	// PeakRSS is the process's peak resident set size during the run
+	// (append workloads; 0: not measured).
+	PeakRSS int64
+	// LongestCall is the longest time one Append call blocked (pipelined).
+	LongestCall time.Duration
+	latencies   []time.Duration
 }
 
 func (r result) perSec(n int64) float64 {
@@ -130,6 +135,8 @@ type jsonResult struct {
 	VsRaw           float64   `json:"vs_raw,omitempty"`
 	Throughput      []float64 `json:"throughput_entries_per_s_100ms,omitempty"`
 	Note            string    `json:"note,omitempty"`
+	PeakRSSBytes    int64     `json:"peak_rss_bytes,omitempty"`
+	LongestCallUs   float64   `json:"longest_append_call_us,omitempty"`
 }
 
 type jsonReport struct {
@@ -151,6 +158,7 @@ func toJSON(r result) jsonResult {
 		ElapsedSeconds: r.Elapsed.Seconds(), Ops: len(lat),
 		P50us: us(percentile(lat, 0.5)), P99us: us(percentile(lat, 0.99)), P999us: us(percentile(lat, 0.999)), MaxUs: us(percentile(lat, 1)),
 		Bound: r.Bound, VsRaw: r.VsRaw, Throughput: r.Throughput, Note: r.Note,
+		PeakRSSBytes: r.PeakRSS, LongestCallUs: us(r.LongestCall),
 	}
 	if !r.NoRate {
 		j.EntriesPerSec = r.perSec(r.Entries)

@@ -116,8 +116,12 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 		return result{}, appendStats{}, fmt.Errorf("unknown append workload %q", workload)
 	}
 	before := log.Metrics()
+	rssKnown := resetPeakRSS()
 	r, err := measure(workload, name, c.duration, body)
 	after := log.Metrics()
+	if rssKnown {
+		r.PeakRSS = peakRSS()
+	}
 	if cerr := log.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
@@ -127,6 +131,12 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 	st := statsBetween(before, after)
 	r.Fsyncs = st.fsyncs
 	r.Note = fmt.Sprintf("%d B per entry encoded, %d B per fdatasync", st.itemSize(), st.bytesPerFsync())
+	if r.PeakRSS > 0 {
+		r.Note += fmt.Sprintf(", peak RSS %.1f MiB", float64(r.PeakRSS)/(1<<20))
+	}
+	if r.LongestCall > 0 {
+		r.Note += fmt.Sprintf(", longest Append call %v", r.LongestCall.Round(time.Microsecond))
+	}
 	if st.rotations > 0 || st.allocWaits > 0 || st.idxRoomWaits > 0 {
 		r.Note += fmt.Sprintf(", %d file rotations, FileAllocWaits %d, IdxRoomWaits %d",
 			st.rotations, st.allocWaits, st.idxRoomWaits)
@@ -170,7 +180,11 @@ func pipelined(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) err
 		number(es, log.LastIndex()+1)
 		start := time.Now()
 		wg.Add(1)
-		log.Append(es).OnComplete(func(_ uint64, err error) {
+		fut := log.Append(es)
+		// Append returns at once unless back-pressure holds it: the
+		// longest call is the longest stall the leader would see.
+		rec.call(time.Since(start))
+		fut.OnComplete(func(_ uint64, err error) {
 			if err != nil {
 				firstErr.CompareAndSwap(nil, &err)
 			} else {
