@@ -34,7 +34,7 @@ type Options struct {
 	// Default 4 MiB.
 	MaxWriteSize int
 	// Prealloc says how the space of a new log file is reserved ahead of the
-	// writer. Default logqueue.Fallocate (see logqueue.PreallocMode for the
+	// writer. Default logqueue.ZeroAhead (see logqueue.PreallocMode for the
 	// measurements behind it).
 	Prealloc logqueue.PreallocMode
 	// BackgroundWorkers is the size of the pool for background I/O (file

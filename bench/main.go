@@ -75,7 +75,7 @@ func main() {
 	flag.Int64Var(&c.fileSize, "filesize", 0, "log file size in bytes (0: raftlog's default, 1 GiB); rotation always uses 1 MiB")
 	flag.BoolVar(&c.raw, "raw", true, "also measure the raw disk limits for comparison")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directories")
-	flag.StringVar(&c.prealloc, "prealloc", "fallocate", "how new log files are preallocated: fallocate, zeroahead, zerofill or sparse")
+	flag.StringVar(&c.prealloc, "prealloc", "zeroahead", "how new log files are preallocated: zeroahead, fallocate, zerofill or sparse")
 	flag.Int64Var(&c.reopenSize, "reopen-size", 256<<20, "reopen, seq-read, random-read: bytes of 1 KiB entries in the log")
 	flag.IntVar(&c.reopens, "reopens", 3, "reopen: how many times the log is closed and opened")
 	flag.StringVar(&c.jsonPath, "json", "", "write all results as JSON to this file")

@@ -25,7 +25,7 @@ func shortConfig(t *testing.T, workload string) config {
 		inflight:   256,
 		conc:       8,
 		raw:        true,
-		prealloc:   "fallocate",
+		prealloc:   "zeroahead",
 		reopenSize: 2 << 20,
 		reopens:    2,
 		jsonPath:   filepath.Join(dir, "out.json"),

@@ -46,6 +46,7 @@ type appendStats struct {
 	encodedBytes  int64 // encoded bytes appended (headers and CRCs included)
 	entries       int64
 	fsyncBytes    float64 // bytes made durable by those fdatasyncs
+	fsyncSeconds  float64 // time spent in those fdatasyncs
 	rotations     uint64
 	allocWaits    uint64
 	idxRoomWaits  uint64
@@ -58,6 +59,7 @@ func statsBetween(before, after metrics.Snapshot) appendStats {
 		encodedBytes:  int64(after.BytesAppended - before.BytesAppended),
 		entries:       int64(after.EntriesAppended - before.EntriesAppended),
 		fsyncBytes:    after.FsyncBytes.Sum - before.FsyncBytes.Sum,
+		fsyncSeconds:  after.FsyncLatency.Sum - before.FsyncLatency.Sum,
 		rotations:     after.FileRotations - before.FileRotations,
 		allocWaits:    after.FileAllocWaits - before.FileAllocWaits,
 		idxRoomWaits:  after.IdxRoomWaits - before.IdxRoomWaits,
@@ -131,6 +133,9 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 	st := statsBetween(before, after)
 	r.Fsyncs = st.fsyncs
 	r.Note = fmt.Sprintf("%d B per entry encoded, %d B per fdatasync", st.itemSize(), st.bytesPerFsync())
+	if st.fsyncs > 0 {
+		r.Note += fmt.Sprintf(" taking %v on average", time.Duration(st.fsyncSeconds/float64(st.fsyncs)*1e9).Round(time.Microsecond))
+	}
 	if r.PeakRSS > 0 {
 		r.Note += fmt.Sprintf(", peak RSS %.1f MiB", float64(r.PeakRSS)/(1<<20))
 	}

@@ -14,32 +14,35 @@ import (
 type PreallocMode uint8
 
 const (
+	// ZeroAhead, the default, fallocates each file, then a background
+	// goroutine writes zeros (and syncs them) a little ahead of the writer,
+	// ZeroAheadLead bytes at most, so that the writer lands on written
+	// blocks and its fdatasyncs flush data without committing extent
+	// conversions to the journal. It pauses while the writer's fdatasyncs
+	// average more than 256 KiB, where the conversion is a small part of
+	// their cost and writing every byte twice is not. Against Fallocate in
+	// the same runs of `go run ./bench -prealloc …` (PERFORMANCE.md):
+	// batch-wait 64×128 B 356–380 k vs 199–229 k entries/s, 128 concurrent
+	// appenders 160–163 k vs 91–141 k, pipelined 64×1 KiB 1.25–1.29 M vs
+	// 0.95–1.14 M; batch-wait 1×128 B and 1024×1 KiB level; batch-wait
+	// 1024×128 B 1.76–2.29 M vs 1.59–1.99 M but with a p99 of 3–4 ms
+	// against 1 ms, the zeroer's fdatasyncs queueing with the writer's.
+	ZeroAhead PreallocMode = iota
 	// Fallocate reserves the blocks with fallocate(2), at once. They stay
 	// unwritten extents until written, and an fdatasync that covers newly
-	// written ones also commits their conversion to the journal. The
-	// default: measured with `go run ./bench` (2 cores, ext4 on a virtual
-	// disk, 1 GiB files, 3 s per workload) it beat ZeroFill on every
-	// workload, because a zero fill running behind the writer competes for
-	// the same disk: batch-wait 64×128 B 203 k vs 104 k entries/s,
-	// pipelined 2.08 M vs 1.82 M, 128 concurrent appenders 165 k vs 63 k.
-	Fallocate PreallocMode = iota
+	// written ones also commits their conversion to the journal: 335 µs
+	// against 150 µs per 12 KiB pwrite+fdatasync into a zero-filled file,
+	// measured on the project's machine.
+	Fallocate
 	// ZeroFill reserves the blocks, then writes zeros over the whole file in
-	// the background (syncing every 8 MiB), so every block is written and
-	// later fdatasyncs flush only data: 146 µs against Fallocate's 210 µs
-	// per 64 KiB write + fdatasync in BenchmarkPrealloc, with the zero fill
-	// done beforehand. Worth it where files are allocated long before the
-	// writer needs them. The file the writer starts in at Open is only
-	// fallocated, so Open never waits for a zero fill.
+	// the background (syncing every 8 MiB). The file the writer starts in
+	// at Open is only fallocated, so Open never waits for a zero fill. A
+	// gigabyte of zeros written while the writer works competes with it:
+	// it lost to Fallocate on every workload of the bench command.
 	ZeroFill
 	// Sparse only sets the file size; blocks are allocated as they are
 	// written, which makes every fdatasync a metadata update.
 	Sparse
-	// ZeroAhead fallocates each file, then a background goroutine writes
-	// zeros (and syncs them) a little ahead of the writer, ZeroAheadLead
-	// bytes at most, so the writer always lands on written blocks. Unlike
-	// ZeroFill it never writes a whole file at once, and it covers the
-	// file the writer starts in at Open.
-	ZeroAhead
 )
 
 func (p PreallocMode) String() string {
@@ -77,7 +80,7 @@ type Options struct {
 	// FileSize is the size of every log file: a power of two, at least
 	// 64 KiB. Default 1 GiB.
 	FileSize int64
-	// Prealloc is how a new file's space is reserved. Default Fallocate.
+	// Prealloc is how a new file's space is reserved. Default ZeroAhead.
 	Prealloc PreallocMode
 	// ZeroAheadLead is how far ahead of the write position ZeroAhead keeps
 	// the space zeroed: at least 64 KiB. Default 16 MiB.
@@ -117,7 +120,7 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: FileSize %d is not a power of two in [%d, %d]",
 			ErrInvalidOptions, o.FileSize, MinFileSize, int64(maxFileSize))
 	}
-	if o.Prealloc > ZeroAhead {
+	if o.Prealloc > Sparse {
 		return fmt.Errorf("%w: unknown Prealloc %d", ErrInvalidOptions, o.Prealloc)
 	}
 	if o.ZeroAheadLead == 0 {

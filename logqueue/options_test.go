@@ -21,6 +21,7 @@ func TestOptionsValidation(t *testing.T) {
 		{"not a power of two", Options{FS: fsys, Executor: exec, FileSize: 100 << 10}},
 		{"too small", Options{FS: fsys, Executor: exec, FileSize: 32 << 10}},
 		{"bad prealloc", Options{FS: fsys, Executor: exec, FileSize: testFileSize, Prealloc: 7}},
+		{"zero-ahead lead too small", Options{FS: fsys, Executor: exec, FileSize: testFileSize, ZeroAheadLead: 4096}},
 		{"tiny buffer", Options{FS: fsys, Executor: exec, FileSize: testFileSize, BufferSize: 10}},
 	}
 	for _, tt := range tests {
@@ -33,6 +34,9 @@ func TestOptionsValidation(t *testing.T) {
 	require.NoError(t, opts.validate())
 	assert.Equal(t, int64(DefaultFileSize), opts.FileSize)
 	assert.Equal(t, DefaultBufferSize, opts.BufferSize)
-	assert.Equal(t, Fallocate, opts.Prealloc)
-	assert.Equal(t, "fallocate", Fallocate.String())
+	assert.Equal(t, ZeroAhead, opts.Prealloc)
+	assert.Equal(t, int64(defaultZeroLead), opts.ZeroAheadLead)
+	for mode, name := range map[PreallocMode]string{ZeroAhead: "zeroahead", Fallocate: "fallocate", ZeroFill: "zerofill", Sparse: "sparse", 9: "PreallocMode(9)"} {
+		assert.Equal(t, name, mode.String())
+	}
 }
