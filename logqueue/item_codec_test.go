@@ -2,6 +2,8 @@ package logqueue
 
 import (
 	"encoding/binary"
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/klauspost/crc32"
@@ -16,11 +18,24 @@ func encode(pos int64, m ItemMeta, header, data []byte) []byte {
 }
 
 func TestSeedCRCMatchesUpdate(t *testing.T) {
-	for _, pos := range []int64{0, 1, 56, 1 << 16, 1<<40 + 12345, -1} {
+	positions := []int64{0, 1, 56, 1 << 16, 1<<40 + 12345, -1, math.MaxInt64, math.MinInt64}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		positions = append(positions, int64(rng.Uint64()))
+	}
+	for _, pos := range positions {
 		var le [8]byte
 		binary.LittleEndian.PutUint64(le[:], uint64(pos))
 		assert.Equal(t, crc32.Update(0, crcTable, le[:]), seedCRC(pos), "pos %d", pos)
 	}
+}
+
+func BenchmarkSeedCRC(b *testing.B) {
+	var sink uint32
+	for i := range b.N {
+		sink ^= seedCRC(int64(i) * 188)
+	}
+	_ = sink
 }
 
 func TestItemRoundTrip(t *testing.T) {
