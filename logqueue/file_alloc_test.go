@@ -1,6 +1,7 @@
 package logqueue
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -95,53 +96,54 @@ func TestAllocFileRemovesStaleTmp(t *testing.T) {
 }
 
 // BenchmarkPrealloc measures what decides Options.Prealloc: rounds of a
-// 64 KiB write plus fdatasync into a freshly preallocated 64 MiB file on the
-// real file system, for each way of preallocating. The preallocation itself
+// write (12 KiB, 192 KiB, 1 MiB) plus fdatasync into a freshly preallocated
+// 64 MiB file on the real file system, for each way of preallocating
+// (ZeroFill here stands for any written blocks: a file zeroed ahead or
+// recycled). The preallocation itself
 // is not timed (it runs in the background in the queue).
 func BenchmarkPrealloc(b *testing.B) {
-	const (
-		fileSize = 64 << 20
-		write    = 64 << 10
-	)
-	buf := fill(write, 1)
-	for _, mode := range []PreallocMode{ZeroFill, Fallocate, Sparse} {
-		b.Run(mode.String(), func(b *testing.B) {
-			dir := b.TempDir()
-			b.SetBytes(write)
-			var (
-				lf    *logFile
-				off   int64
-				start int64
-			)
-			next := func() {
+	const fileSize = 64 << 20
+	for _, write := range []int64{12 << 10, 192 << 10, 1 << 20} {
+		buf := fill(int(write), 1)
+		for _, mode := range []PreallocMode{ZeroFill, Fallocate, Sparse} {
+			b.Run(fmt.Sprintf("write=%dKiB/%s", write>>10, mode), func(b *testing.B) {
+				dir := b.TempDir()
+				b.SetBytes(write)
+				var (
+					lf    *logFile
+					off   int64
+					start int64
+				)
+				next := func() {
+					b.StopTimer()
+					if lf != nil {
+						require.NoError(b, lf.f.Close())
+						require.NoError(b, vfs.Default.Remove(filepath.Join(dir, lf.name)))
+					}
+					var err error
+					lf, err = allocFile(vfs.Default, dir, start, fileSize, mode, nil)
+					require.NoError(b, err)
+					start += fileSize
+					off = 0
+					b.StartTimer()
+				}
+				next()
+				for b.Loop() {
+					if off+write > fileSize {
+						next()
+					}
+					if _, err := lf.f.WriteAt(buf, off); err != nil {
+						b.Fatal(err)
+					}
+					if err := lf.f.Sync(); err != nil {
+						b.Fatal(err)
+					}
+					off += write
+				}
 				b.StopTimer()
-				if lf != nil {
-					require.NoError(b, lf.f.Close())
-					require.NoError(b, vfs.Default.Remove(filepath.Join(dir, lf.name)))
-				}
-				var err error
-				lf, err = allocFile(vfs.Default, dir, start, fileSize, mode, nil)
-				require.NoError(b, err)
-				start += fileSize
-				off = 0
-				b.StartTimer()
-			}
-			next()
-			for b.Loop() {
-				if off == fileSize {
-					next()
-				}
-				if _, err := lf.f.WriteAt(buf, off); err != nil {
-					b.Fatal(err)
-				}
-				if err := lf.f.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				off += write
-			}
-			b.StopTimer()
-			require.NoError(b, lf.f.Close())
-		})
+				require.NoError(b, lf.f.Close())
+			})
+		}
 	}
 }
 
