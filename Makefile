@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test race lint fuzz bench run
+.PHONY: test race lint fuzz bench run perf
 
 test:
 	$(GO) test -count=1 ./...
@@ -28,3 +28,21 @@ bench:
 
 run:
 	$(GO) run ./bench
+
+# The measurements behind PERFORMANCE.md: the bench command's workloads in
+# the shapes of the performance issue, then the peers side by side. Text and
+# JSON land in bench-out/perf (ignored by git). About 15 minutes.
+PERF_OUT ?= bench-out/perf
+perf:
+	mkdir -p $(PERF_OUT)
+	$(GO) run ./bench -workload batch-wait -batch 1 -size 128 -json $(PERF_OUT)/bw-1x128.json | tee $(PERF_OUT)/bw-1x128.txt
+	$(GO) run ./bench -workload batch-wait -batch 1024 -size 128 -json $(PERF_OUT)/bw-1024x128.json | tee $(PERF_OUT)/bw-1024x128.txt
+	$(GO) run ./bench -workload batch-wait -batch 1024 -size 1024 -json $(PERF_OUT)/bw-1024x1024.json | tee $(PERF_OUT)/bw-1024x1024.txt
+	$(GO) run ./bench -workload pipelined -batch 64 -size 128 -json $(PERF_OUT)/pipe-64x128.json | tee $(PERF_OUT)/pipe-64x128.txt
+	$(GO) run ./bench -workload pipelined -batch 64 -size 1024 -json $(PERF_OUT)/pipe-64x1024.json | tee $(PERF_OUT)/pipe-64x1024.txt
+	$(GO) run ./bench -workload pipelined -batch 64 -size 128 -inflight 50000 -json $(PERF_OUT)/pipe-50k.json | tee $(PERF_OUT)/pipe-50k.txt
+	$(GO) run ./bench -workload concurrent -conc 128 -size 128 -json $(PERF_OUT)/conc.json | tee $(PERF_OUT)/conc.txt
+	$(GO) run ./bench -workload seq-read,random-read -json $(PERF_OUT)/read.json | tee $(PERF_OUT)/read.txt
+	$(GO) run ./bench -workload reopen -raw=false -reopen-size 1073741824 -json $(PERF_OUT)/reopen-1g.json | tee $(PERF_OUT)/reopen-1g.txt
+	$(GO) run ./bench -workload reopen -raw=false -reopen-size 8589934592 -json $(PERF_OUT)/reopen-8g.json | tee $(PERF_OUT)/reopen-8g.txt
+	cd bench/peers && $(GO) run . -rounds 3 -json ../../$(PERF_OUT)/peers.json | tee ../../$(PERF_OUT)/peers.txt

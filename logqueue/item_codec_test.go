@@ -2,6 +2,7 @@ package logqueue
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -295,4 +296,21 @@ func FuzzItemRoundTrip(f *testing.F) {
 		_, _, _, err = DecodeHeader(b, pos^1, int64(len(b)))
 		require.ErrorIs(t, err, ErrInvalidItem)
 	})
+}
+
+func BenchmarkEncodeItem(b *testing.B) {
+	for _, size := range []int{128, 1024} {
+		b.Run(fmt.Sprintf("data=%d", size), func(b *testing.B) {
+			data := fill(size, 3)
+			dst := make([]byte, EncodedSize(0, size))
+			m := ItemMeta{Index: 1, Term: 1, PrevTerm: 1, Timestamp: 1}
+			b.SetBytes(int64(size))
+			pos := int64(0)
+			for b.Loop() {
+				EncodeItem(dst, pos, &m, nil, data)
+				pos += int64(len(dst))
+				m.Index++
+			}
+		})
+	}
 }
