@@ -104,13 +104,17 @@ func BenchmarkRawWriteSync(b *testing.B) {
 // variable RAFTLOG_BENCH_PREALLOC picks the preallocation mode to compare.
 func benchOptions() Options {
 	var o Options
-	switch os.Getenv("RAFTLOG_BENCH_PREALLOC") {
+	switch mode := os.Getenv("RAFTLOG_BENCH_PREALLOC"); mode {
+	case "", "zeroahead":
+		o.Prealloc = logqueue.ZeroAhead
+	case "fallocate":
+		o.Prealloc = logqueue.Fallocate
 	case "zerofill":
 		o.Prealloc = logqueue.ZeroFill
 	case "sparse":
 		o.Prealloc = logqueue.Sparse
-	case "zeroahead":
-		o.Prealloc = logqueue.ZeroAhead
+	default:
+		panic("RAFTLOG_BENCH_PREALLOC: unknown mode " + mode)
 	}
 	return o
 }
