@@ -19,6 +19,12 @@ type IterOptions struct {
 // and keeps working while appends, truncation and compaction go on. An
 // Iterator belongs to one goroutine; Close it when done, since it keeps the
 // log file it is in from being deleted.
+//
+// The entries' byte slices are the caller's. They are not copied: they
+// point into the read-ahead block they were read in, which the Iterator
+// never writes again (it reads every block into a new buffer), so entries
+// returned together share a block and one entry kept alive keeps its block
+// (at most ReadAhead bytes) alive.
 type Iterator struct {
 	l      *Log
 	next   uint64
@@ -57,6 +63,15 @@ func (it *Iterator) Next(maxEntries, maxBytes int) ([]Entry, error) {
 			}
 			return out, err
 		}
+		if out == nil {
+			// Sized once for what is there: growing it by appends would copy
+			// it about log2(n) times.
+			n := l.lastIndex.Load() - it.next + 1
+			if maxEntries > 0 {
+				n = min(n, uint64(maxEntries))
+			}
+			out = make([]Entry, 0, min(n, 1024))
+		}
 		e, size, err := it.read()
 		if err != nil {
 			return out, err
@@ -84,6 +99,7 @@ func (it *Iterator) read() (Entry, int64, error) {
 				return Entry{}, 0, it.l.readError(it.next, err)
 			}
 			it.rd = it.l.lq.NewReader(pos, it.opts.ReadAhead)
+			it.rd.Retain() // the entries' slices are handed out as they are
 		}
 		m, hdr, data, _, err := it.rd.Next()
 		if err == nil && m.Index == it.next {
@@ -93,8 +109,8 @@ func (it *Iterator) read() (Entry, int64, error) {
 				Term:      m.Term,
 				Type:      m.Type,
 				Timestamp: m.Timestamp,
-				Header:    clone(hdr),
-				Data:      clone(data),
+				Header:    hdr,
+				Data:      data,
 			}, size, nil
 		}
 		// The reader was positioned on something else: seek once through
@@ -108,13 +124,6 @@ func (it *Iterator) read() (Entry, int64, error) {
 			return Entry{}, 0, it.l.readError(it.next, err)
 		}
 	}
-}
-
-func clone(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return append([]byte(nil), b...)
 }
 
 // Close releases the iterator. Next returns ErrClosed afterwards.

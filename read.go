@@ -18,7 +18,9 @@ func (l *Log) Entry(index uint64) (Entry, error) {
 
 // Entries returns the entries in [lo, hi), stopping before the total encoded
 // size would pass maxBytes (maxBytes <= 0: no limit). It returns at least one
-// entry when lo < hi.
+// entry when lo < hi. The entries' byte slices are the caller's; those of
+// one call may share one backing array (of at most 1 MiB), which any of
+// them kept keeps alive.
 func (l *Log) Entries(lo, hi uint64, maxBytes int) ([]Entry, error) {
 	if lo > hi {
 		return nil, fmt.Errorf("%w: range [%d, %d) is inverted", ErrOutOfOrder, lo, hi)
@@ -32,8 +34,20 @@ func (l *Log) Entries(lo, hi uint64, maxBytes int) ([]Entry, error) {
 	if err := l.checkRead(lo, hi-1); err != nil {
 		return nil, err
 	}
-	out := make([]Entry, 0, min(hi-lo, 1024))
-	var total int64
+	if hi-lo == 1 {
+		e, _, err := l.readEntry(lo)
+		if err != nil {
+			return nil, err
+		}
+		return []Entry{e}, nil
+	}
+	return l.readRange(lo, hi, maxBytes)
+}
+
+// entriesLoop is Entries from lo on, one index lookup and one positional
+// read per entry: the slow path readRange falls back to. out holds the
+// entries before lo and total their encoded size.
+func (l *Log) entriesLoop(out []Entry, total int64, lo, hi uint64, maxBytes int) ([]Entry, error) {
 	for i := lo; i < hi; i++ {
 		e, size, err := l.readEntry(i)
 		if err != nil {
@@ -64,11 +78,20 @@ func (l *Log) Term(index uint64) (uint64, error) {
 	if t, ok := l.terms.term(index); ok {
 		return t, nil
 	}
-	e, _, err := l.readEntry(index)
+	// Only the item's fixed header is read: its CRC covers the index and
+	// term, and the payload is not needed.
+	pos, err := l.iq.Position(index)
 	if err != nil {
-		return 0, err
+		return 0, l.readError(index, err)
 	}
-	return e.Term, nil
+	m, err := l.lq.ReadMeta(pos)
+	if err != nil {
+		return 0, l.readError(index, err)
+	}
+	if m.Index != index {
+		return 0, l.wrongIndex(pos, m.Index, index)
+	}
+	return m.Term, nil
 }
 
 // checkRead checks that [lo, hi] is held.
@@ -85,8 +108,9 @@ func (l *Log) checkRead(lo, hi uint64) error {
 	return nil
 }
 
-// readEntry reads and validates the entry at index; size is its encoded
-// size, used for byte limits.
+// readEntry reads and validates the entry at index (one index lookup, one
+// positional read, both CRCs); size is its encoded size, used for byte
+// limits. The entry's slices are a copy of their own.
 func (l *Log) readEntry(index uint64) (Entry, int64, error) {
 	pos, err := l.iq.Position(index)
 	if err != nil {
@@ -97,9 +121,7 @@ func (l *Log) readEntry(index uint64) (Entry, int64, error) {
 		return Entry{}, 0, l.readError(index, err)
 	}
 	if m.Index != index {
-		size := l.opts.LogFileSize
-		return Entry{}, 0, fmt.Errorf("%w: %020d.log at offset %d (log position %d) holds index %d, not %d",
-			ErrCorrupt, pos-pos%size, pos%size, pos, m.Index, index)
+		return Entry{}, 0, l.wrongIndex(pos, m.Index, index)
 	}
 	e := Entry{
 		Index:     m.Index,
@@ -110,6 +132,14 @@ func (l *Log) readEntry(index uint64) (Entry, int64, error) {
 		Data:      data,
 	}
 	return e, logqueue.EncodedSize(len(hdr), len(data)), nil
+}
+
+// wrongIndex is the error for an item at pos (found through the index for
+// want) that holds index got.
+func (l *Log) wrongIndex(pos int64, got, want uint64) error {
+	size := l.opts.LogFileSize
+	return fmt.Errorf("%w: %020d.log at offset %d (log position %d) holds index %d, not %d",
+		ErrCorrupt, pos-pos%size, pos%size, pos, got, want)
 }
 
 func (l *Log) readError(index uint64, err error) error {

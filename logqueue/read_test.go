@@ -2,6 +2,8 @@ package logqueue
 
 import (
 	"encoding/binary"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -145,4 +147,165 @@ func TestReadItemEndMarker(t *testing.T) {
 	_, _, _, err := q.ReadItem(testFileSize - 100)
 	require.ErrorIs(t, err, ErrCorrupt)
 	assert.ErrorContains(t, err, "end marker")
+}
+
+// TestReadItemSizes reads items of sizes that step over and under the size
+// hint (one taken from the previous read), larger than the first read's
+// cap, and near a file's end, and checks every byte and that the slices are
+// the caller's: writing through one, or appending to the header, changes
+// neither the data nor a later read.
+func TestReadItemSizes(t *testing.T) {
+	checkNoLeak(t)
+	opts, tags := testOptions(t, vfs.NewMem())
+	q := openQueue(t, opts)
+	require.NoError(t, q.StartWriting(0, 1))
+	sizes := []int{100, 100, 3000, 10, 10, 5000, 200, 4096 - 60 - 3, 4096 - 60 - 2, 1, 0, 20000, 700}
+	var items []item
+	for i, n := range sizes {
+		it := addItem(t, q, uint64(i+1), i%3, n)
+		it.meta.Epoch = 1
+		items = append(items, it)
+	}
+	// Fill the first file up to its last bytes, so that the last item of
+	// the file has less room after it than a first read.
+	for idx := uint64(len(sizes) + 1); q.WritePos() < testFileSize-1500; idx++ {
+		it := addItem(t, q, idx, 0, 200)
+		it.meta.Epoch = 1
+		items = append(items, it)
+	}
+	require.NoError(t, q.Flush(1))
+	tags.wait(t, 1)
+	require.Greater(t, q.WrittenPos(), items[len(items)-1].pos)
+
+	for _, order := range []string{"forward", "backward"} {
+		t.Run(order, func(t *testing.T) {
+			for k := range items {
+				it := items[k]
+				if order == "backward" {
+					it = items[len(items)-1-k]
+				}
+				m, h, d, err := q.ReadItem(it.pos)
+				require.NoError(t, err, "item %d", it.meta.Index)
+				require.Equal(t, it.meta, m)
+				require.Equal(t, it.header, h)
+				require.Equal(t, it.data, d)
+				if len(h) > 0 && len(d) > 0 {
+					_ = append(h, 0xff, 0xff, 0xff)
+					require.Equal(t, it.data, d, "appending to the header reached the data")
+				}
+				for i := range d {
+					d[i]++
+				}
+			}
+			checkRead(t, q, items)
+		})
+	}
+	// A hint larger than the room left in the file: the first read stops
+	// at the file's end.
+	last := items[len(items)-1]
+	require.Less(t, testFileSize-last.pos, int64(readAhead))
+	for _, it := range []item{items[11], last} {
+		m, h, d, err := q.ReadItem(it.pos)
+		require.NoError(t, err)
+		require.Equal(t, it.meta, m)
+		require.Equal(t, it.header, h)
+		require.Equal(t, it.data, d)
+	}
+}
+
+// TestReadMeta reads the fixed header alone: from the file and from the
+// in-flight buffers, with the same errors as ReadItem for what is not an
+// item, and without reading (so without checking) the payload.
+func TestReadMeta(t *testing.T) {
+	checkNoLeak(t)
+	mem := vfs.NewMem()
+	gate := newGateFS(mem)
+	opts, tags := testOptions(t, gate)
+	q := openQueue(t, opts)
+	t.Cleanup(gate.open) // before the queue's Close
+	require.NoError(t, q.StartWriting(0, 3))
+	var written []item
+	for idx := uint64(1); idx <= 5; idx++ {
+		it := addItem(t, q, idx, 2, int(idx)*300)
+		it.meta.Epoch = 3
+		written = append(written, it)
+	}
+	require.NoError(t, q.Flush(1))
+	tags.wait(t, 1)
+
+	gate.shut.Store(true)
+	inflight := addItem(t, q, 6, 0, 50)
+	inflight.meta.Epoch = 3
+	require.NoError(t, q.Flush(2))
+	<-gate.entered
+	require.Less(t, q.WrittenPos(), inflight.pos+1, "the last item must still be in flight")
+
+	for _, it := range append(written, inflight) {
+		m, err := q.ReadMeta(it.pos)
+		require.NoError(t, err, "item %d", it.meta.Index)
+		assert.Equal(t, it.meta, m)
+	}
+	_, err := q.ReadMeta(written[1].pos + 1)
+	require.ErrorIs(t, err, ErrCorrupt, "inside an item")
+	_, err = q.ReadMeta(inflight.pos + 1)
+	require.ErrorIs(t, err, ErrCorrupt, "inside an in-flight item")
+	_, err = q.ReadMeta(5 * testFileSize)
+	require.ErrorIs(t, err, ErrNoFile)
+
+	// Damage the payload of item 2, then the header of item 3.
+	f, err := mem.Open("log/" + fileName(0))
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteAt([]byte{0xee}, written[1].pos+ItemHeaderSize+10)
+	require.NoError(t, err)
+	_, _, _, err = q.ReadItem(written[1].pos)
+	require.ErrorIs(t, err, ErrCorrupt)
+	m, err := q.ReadMeta(written[1].pos)
+	require.NoError(t, err, "ReadMeta does not read the payload")
+	assert.Equal(t, written[1].meta, m)
+
+	var term [8]byte
+	binary.LittleEndian.PutUint64(term[:], 99)
+	_, err = f.WriteAt(term[:], written[2].pos+offTerm)
+	require.NoError(t, err)
+	_, err = q.ReadMeta(written[2].pos)
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "header CRC")
+}
+
+// TestReadItemOnePread counts the preads of ReadItem: items of one size
+// take one each once the size hint has it; a larger item takes two.
+func TestReadItemOnePread(t *testing.T) {
+	checkNoLeak(t)
+	var reads atomic.Int64
+	fsys := vfs.NewErrorFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpRead && strings.HasSuffix(name, logSuffix) {
+			reads.Add(1)
+		}
+		return nil
+	}))
+	opts, tags := testOptions(t, fsys)
+	q := openQueue(t, opts)
+	require.NoError(t, q.StartWriting(0, 1))
+	var items []item
+	for idx := uint64(1); idx <= 20; idx++ {
+		items = append(items, addItem(t, q, idx, 0, 1500))
+	}
+	big := addItem(t, q, 21, 0, 3500)
+	require.NoError(t, q.Flush(1))
+	tags.wait(t, 1)
+
+	_, _, _, err := q.ReadItem(items[0].pos) // sets the hint
+	require.NoError(t, err)
+	reads.Store(0)
+	for _, it := range items {
+		_, _, _, err := q.ReadItem(it.pos)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(len(items)), reads.Load(), "one pread per item")
+	reads.Store(0)
+	_, _, d, err := q.ReadItem(big.pos)
+	require.NoError(t, err)
+	require.Equal(t, big.data, d)
+	assert.Equal(t, int64(2), reads.Load(), "an item larger than the hint")
 }

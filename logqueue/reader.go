@@ -34,6 +34,7 @@ type Reader struct {
 	readAhead int
 	lf        *logFile // the file holding pos, referenced; nil when none
 	closed    bool
+	retain    bool // every block goes into a new buffer; see Retain
 
 	// buf[:n] holds the valid bytes at log positions [bufPos, bufPos+n) of
 	// bufFile, read while truncGen was gen.
@@ -57,6 +58,15 @@ func (q *Queue) NewReader(pos int64, readAhead int) *Reader {
 	r.hold()
 	return r
 }
+
+// Retain makes every header and data slice that Next returns from now on
+// the caller's to keep: each block (of the read-ahead, or copied from the
+// in-flight buffers) is read into a new buffer that the Reader never writes
+// again, instead of reusing one. The slices then need no copy, which is
+// what a caller that hands entries out would make; they share their block's
+// buffer, so one slice kept alive keeps the whole block (at most the
+// read-ahead, or one item) alive.
+func (r *Reader) Retain() { r.retain = true }
 
 // Pos returns the position of the item the next Next reads (or of the end
 // marker or slack it skips first).
@@ -104,7 +114,7 @@ func (r *Reader) drop() {
 // Next returns the item at the Reader's position and advances past it. End
 // markers, and slack shorter than a header at a file's end, are skipped
 // into the next file. header and data alias the Reader's buffer and are
-// valid until the next call. Errors:
+// valid until the next call (for good after Retain). Errors:
 //
 //   - ErrEndOfLog (bare, not wrapped) when the Reader has reached the end of
 //     what was flushed: nothing more yet; a later call may succeed once more
@@ -235,7 +245,7 @@ func (r *Reader) readFile(lf *logFile, need int, room int64) ([]byte, error) {
 	// the read started. Bytes past it may be a write in progress.
 	written := r.q.writtenLimit()
 	size := min(max(int64(need), int64(r.readAhead)), room)
-	if int64(cap(r.buf)) < size {
+	if r.retain || int64(cap(r.buf)) < size {
 		r.buf = make([]byte, size)
 	}
 	if err := readFull(lf, r.buf[:size], r.pos-lf.start); err != nil {
@@ -293,7 +303,10 @@ func (r *Reader) copyInflight(lf *logFile, need int) (source, error) {
 			if n < need {
 				return srcGap, nil
 			}
-			if cap(r.buf) < n {
+			switch {
+			case r.retain:
+				r.buf = make([]byte, n)
+			case cap(r.buf) < n:
 				r.buf = make([]byte, max(n, r.readAhead))
 			}
 			copy(r.buf[:n], rest)
