@@ -123,6 +123,9 @@ func TestReadOnlySkipsFileDeletedAfterListing(t *testing.T) {
 	it.meta.Epoch = 1
 	require.NoError(t, owner.Flush(1))
 	tags.wait(t, 1)
+	// The next file is allocated in the background: both listings must
+	// see it, or neither.
+	<-owner.next.Done()
 
 	ro, err := Open(Options{FS: ghostFS{fsys, fileName(50 * testFileSize)}, Dir: opts.Dir, FileSize: testFileSize, ReadOnly: true})
 	require.NoError(t, err)
