@@ -108,6 +108,7 @@ func (s *fileSet) detachBelow(first uint64) ([]uint64, []vfs.File) {
 	for i, num := range nums {
 		files[i] = s.files[num]
 		delete(s.files, num)
+		s.unmapFile(num)
 		s.removing[num] = struct{}{}
 	}
 	return nums, files

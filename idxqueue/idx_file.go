@@ -143,8 +143,13 @@ type fileSet struct {
 	// Options.ReadOnly); ensure is never called then, as Start refuses.
 	readOnly bool
 
-	mu     sync.RWMutex
-	files  map[uint64]vfs.File
+	mu    sync.RWMutex
+	files map[uint64]vfs.File
+	// maps holds a read-only mapping of each file that allows one (the real
+	// file system's), so that read is a memory load instead of a pread:
+	// index files never change size, and slots are read only once written.
+	// Made and released under the write lock, used under the read lock.
+	maps   map[uint64][]byte
 	closed bool
 	// removing holds the numbers of files detached by detachBelow and not
 	// yet unlinked; removed is closed (and replaced) whenever some are. Both
@@ -206,6 +211,7 @@ func (s *fileSet) load() error {
 		if size != s.fileSize() {
 			return fmt.Errorf("%w: %s: size %d, want %d", ErrCorrupt, path, size, s.fileSize())
 		}
+		s.mapFile(first>>s.shift, f)
 	}
 	if removed {
 		if err := s.fs.SyncDir(s.dir); err != nil {
@@ -249,7 +255,35 @@ func (s *fileSet) ensure(index uint64) (vfs.File, error) {
 		return nil, ErrClosed
 	}
 	s.files[num] = f
+	s.mapFile(num, f)
 	return f, nil
+}
+
+// mapFile maps file num if its file system allows it; without a mapping,
+// read falls back to pread. The caller holds the write lock (or has the set
+// to itself, in load).
+func (s *fileSet) mapFile(num uint64, f vfs.File) {
+	m, ok := f.(vfs.Mapper)
+	if !ok {
+		return
+	}
+	b, err := m.MapReadOnly(s.fileSize())
+	if err != nil {
+		return // pread still works; the mapping only saves a system call
+	}
+	if s.maps == nil {
+		s.maps = make(map[uint64][]byte)
+	}
+	s.maps[num] = b
+}
+
+// unmapFile releases the mapping of file num, if any, under the write lock:
+// no read can be using it.
+func (s *fileSet) unmapFile(num uint64) {
+	if b, ok := s.maps[num]; ok {
+		_ = vfs.Unmap(b)
+		delete(s.maps, num)
+	}
 }
 
 // slotOffset returns the byte offset of index within its file.
@@ -265,12 +299,15 @@ func (s *fileSet) read(index uint64) (int64, error) {
 	if s.closed {
 		return 0, ErrClosed
 	}
+	off := s.slotOffset(index)
+	if b := s.maps[index>>s.shift]; b != nil {
+		return int64(binary.LittleEndian.Uint64(b[off : off+slotSize])), nil
+	}
 	f := s.files[index>>s.shift]
 	if f == nil {
 		return 0, fmt.Errorf("%w: index %d: no file %s", ErrNotFound, index, fileName(index&^(s.itemsPerFile-1)))
 	}
 	var b [slotSize]byte
-	off := s.slotOffset(index)
 	if _, err := f.ReadAt(b[:], off); err != nil {
 		return 0, fmt.Errorf("idxqueue: read index %d in %s at offset %d: %w", index, f.Name(), off, err)
 	}
@@ -285,6 +322,9 @@ func (s *fileSet) closeAll() error {
 		return nil
 	}
 	s.closed = true
+	for num := range s.maps {
+		s.unmapFile(num)
+	}
 	var errs []error
 	for _, f := range s.files {
 		if err := f.Close(); err != nil {
