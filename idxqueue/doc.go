@@ -24,7 +24,12 @@
 //
 // Position may be called from any goroutine: it answers from the map if the
 // index is held there, else from the index file if the index is at most the
-// persisted index (before Start, from any existing file).
+// persisted index (before Start, from any existing file). On the real file
+// system every index file is mapped read-only (shared), so reading a
+// persisted position is a load from the page cache rather than an 8-byte
+// pread; index files never change size, and a file is unmapped under the
+// set's write lock when it is removed or closed, while readers hold the
+// read lock.
 //
 // # Truncation, compaction and snapshot install
 //

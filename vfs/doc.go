@@ -6,7 +6,8 @@
 // implementations one shape:
 //
 //   - Default: the real operating system, using pwritev, fdatasync,
-//     fallocate and flock from golang.org/x/sys/unix.
+//     fallocate and flock from golang.org/x/sys/unix. Its files also
+//     implement Mapper (read-only shared mmap), which the others do not.
 //   - NewMem: an in-memory file system that can Crash: the clone it returns
 //     keeps only what was synced (file data by File.Sync, directory entries by
 //     FS.SyncDir), which is what survives a power loss. CrashWithLoss also
