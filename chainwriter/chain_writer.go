@@ -36,6 +36,15 @@ type Task struct {
 	// next force round.
 }
 
+// size is the bytes the task writes.
+func (t *Task) size() int {
+	n := 0
+	for _, b := range t.Bufs {
+		n += len(b)
+	}
+	return n
+}
+
 // Options configure a Writer. Zero values mean the defaults given.
 type Options struct {
 	// QueueSize bounds the number of tasks submitted but not yet written;
@@ -112,6 +121,14 @@ type Observer interface {
 // OnForced tags never go down. WrittenTag is published before the hand-off
 // and ForcedTag only after it, so ForcedTag ≤ WrittenTag.
 //
+// Holding small batches. While a force round runs, the write goroutine may
+// keep a batch of less than holdBytes unwritten and add later tasks to it
+// (holdWhileForcing): the round in progress took its hand-off before these
+// tasks were written, so it could not cover them anyway. The batch is then
+// written and handed off as any other, so neither argument above changes;
+// what changes is that many small submissions cost one pwritev per round
+// instead of one each.
+//
 // What happens on error. The first error (a failed or short pwritev, a
 // failed fdatasync) is stored once under failMu, and OnError is called
 // there. OnForced is called under the same mutex after checking that no
@@ -151,6 +168,12 @@ type Writer struct {
 	h    handoff       // guarded by hmu
 	kick chan struct{} // capacity 1: "the hand-off changed"
 
+	// forcing is set while a force round runs; roundDone (capacity 1) is
+	// signalled after each round. The write goroutine holds small batches
+	// while a round runs (holdWhileForcing).
+	forcing   atomic.Bool
+	roundDone chan struct{}
+
 	writeExited chan struct{}
 	forceExited chan struct{}
 
@@ -176,6 +199,7 @@ func newWriter(opts Options, hooks testHooks) *Writer {
 		queue:       make(chan Task, opts.QueueSize),
 		closing:     make(chan struct{}),
 		kick:        make(chan struct{}, 1),
+		roundDone:   make(chan struct{}, 1),
 		writeExited: make(chan struct{}),
 		forceExited: make(chan struct{}),
 		hooks:       hooks,

@@ -71,7 +71,13 @@ func (w *Writer) runForces() {
 		w.hmu.Unlock()
 
 		if pending {
+			w.forcing.Store(true)
 			w.force(files, tag, bytes)
+			w.forcing.Store(false)
+			select {
+			case w.roundDone <- struct{}{}:
+			default:
+			}
 		}
 		clear(files)
 		files = files[:0]

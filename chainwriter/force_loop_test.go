@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,8 @@ func handedOffTags() (testHooks, chan uint64) {
 }
 
 // TestSyncCoalescing holds the first fdatasync and writes many tasks
-// meanwhile: they must all share the next single fdatasync.
+// meanwhile (each holdBytes long, so none is held back): they must all share
+// the next single fdatasync.
 func TestSyncCoalescing(t *testing.T) {
 	checkNoLeak(t)
 	a := newFakeFile("a")
@@ -28,11 +30,12 @@ func TestSyncCoalescing(t *testing.T) {
 	w := newWriter(rec.options(Options{Observer: obs}), hooks)
 
 	const n = 50
-	require.NoError(t, w.Submit(Task{File: a, Offset: 0, Bufs: [][]byte{pattern(0, 100)}, Tag: 1}))
+	const size = holdBytes
+	require.NoError(t, w.Submit(Task{File: a, Offset: 0, Bufs: [][]byte{pattern(0, size)}, Tag: 1}))
 	<-a.syncEntered // round one is now inside Sync
 
 	for i := 2; i <= n; i++ {
-		require.NoError(t, w.Submit(Task{File: a, Offset: int64(i-1) * 100, Bufs: [][]byte{pattern(i, 100)}, Tag: uint64(i)}))
+		require.NoError(t, w.Submit(Task{File: a, Offset: int64(i-1) * size, Bufs: [][]byte{pattern(i, size)}, Tag: uint64(i)}))
 	}
 	waitTag(t, handed, n)
 	require.EqualValues(t, n, w.WrittenTag())
@@ -46,7 +49,43 @@ func TestSyncCoalescing(t *testing.T) {
 	require.Equal(t, 2, syncs, "tasks written during a sync must share one later sync")
 	require.Equal(t, []uint64{1, n}, rec.forcedTags())
 	require.EqualValues(t, 2, obs.rounds.Load())
-	require.EqualValues(t, n*100, obs.forcedBytes.Load())
+	require.EqualValues(t, n*size, obs.forcedBytes.Load())
+}
+
+// TestSmallTasksHeldDuringSync holds the first fdatasync and submits small
+// tasks meanwhile: the write goroutine keeps them until the round ends
+// instead of writing each at once, then writes them all with one pwritev,
+// and they share the next fdatasync.
+func TestSmallTasksHeldDuringSync(t *testing.T) {
+	checkNoLeak(t)
+	a := newFakeFile("a")
+	a.syncEntered = make(chan string, 16)
+	a.syncGate = make(chan struct{})
+	rec := &recorder{forcedC: make(chan uint64, 16)}
+	obs := &countingObserver{}
+	w := New(rec.options(Options{Observer: obs}))
+
+	const n, size = 50, 100
+	require.NoError(t, w.Submit(Task{File: a, Bufs: [][]byte{pattern(0, size)}, Tag: 1}))
+	<-a.syncEntered // round one is now inside Sync
+	writesBefore, _ := a.counts()
+	for i := 2; i <= n; i++ {
+		require.NoError(t, w.Submit(Task{File: a, Offset: int64(i-1) * size, Bufs: [][]byte{pattern(i, size)}, Tag: uint64(i)}))
+	}
+	// Let the write goroutine take every task into its held batch before
+	// the round ends: the queue empties only into that batch.
+	require.Eventually(t, func() bool { return len(w.queue) == 0 }, 10*time.Second, time.Millisecond)
+	writes, _ := a.counts()
+	require.Equal(t, writesBefore, writes, "small tasks were written while the round ran")
+	require.Zero(t, w.WrittenTag()-1, "nothing after the first task is written yet")
+
+	close(a.syncGate)
+	waitTag(t, rec.forcedC, n)
+	require.NoError(t, w.Close())
+	writes, syncs := a.counts()
+	require.Equal(t, writesBefore+1, writes, "the held tasks go out in one pwritev")
+	require.Equal(t, 2, syncs, "and share one sync")
+	require.Equal(t, []uint64{1, n}, rec.forcedTags())
 }
 
 // TestTwoFiles: a batch that spans two files (the first part repeating the
@@ -106,9 +145,10 @@ func TestSyncErrorSticky(t *testing.T) {
 	onWritten := func(err error) { writtenErrs = append(writtenErrs, err) }
 	require.NoError(t, w.Submit(Task{File: a, Bufs: [][]byte{pattern(0, 10)}, Tag: 1, OnWritten: onWritten}))
 	<-a.syncEntered
-	// Written while the failing sync runs: written fine, never reported.
+	// Written while the failing sync runs (holdBytes long, so not held
+	// back): written fine, never reported.
 	for i := 2; i <= 5; i++ {
-		require.NoError(t, w.Submit(Task{File: a, Offset: int64(i-1) * 10, Bufs: [][]byte{pattern(i, 10)}, Tag: uint64(i), OnWritten: onWritten}))
+		require.NoError(t, w.Submit(Task{File: a, Offset: 10 + int64(i-2)*holdBytes, Bufs: [][]byte{pattern(i, holdBytes)}, Tag: uint64(i), OnWritten: onWritten}))
 	}
 	waitTag(t, handed, 5)
 	close(a.syncGate)
@@ -117,7 +157,7 @@ func TestSyncErrorSticky(t *testing.T) {
 	require.ErrorIs(t, err, errInjected)
 	require.Contains(t, err.Error(), "a")
 	require.ErrorIs(t, w.Err(), errInjected)
-	require.ErrorIs(t, w.Submit(Task{File: a, Offset: 50, Bufs: [][]byte{{1}}, Tag: 6}), errInjected)
+	require.ErrorIs(t, w.Submit(Task{File: a, Offset: 10 + 4*holdBytes, Bufs: [][]byte{{1}}, Tag: 6}), errInjected)
 
 	require.ErrorIs(t, w.Close(), errInjected)
 	require.ErrorIs(t, w.Close(), errInjected)

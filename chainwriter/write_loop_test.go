@@ -137,14 +137,17 @@ func TestOrdering(t *testing.T) {
 }
 
 // holdWriter submits a task on its own file whose OnWritten waits on the
-// returned gate, and returns once the write goroutine is inside it. Tasks
+// returned gate, and returns once the write goroutine is inside it, even
+// while a force round runs. Tasks
 // submitted before the gate is closed are then taken as one batch.
 func holdWriter(t *testing.T, w *Writer) (gate chan struct{}) {
 	t.Helper()
 	entered, gate := make(chan struct{}), make(chan struct{})
 	require.NoError(t, w.Submit(Task{
 		File: newFakeFile("blocker"),
-		Bufs: [][]byte{{1}},
+		// holdBytes long, so that a force round in progress does not hold
+		// it back (holdWhileForcing).
+		Bufs: [][]byte{make([]byte, holdBytes)},
 		OnWritten: func(error) {
 			close(entered)
 			<-gate
