@@ -104,17 +104,12 @@ func BenchmarkRawWriteSync(b *testing.B) {
 // variable RAFTLOG_BENCH_PREALLOC picks the preallocation mode to compare.
 func benchOptions() Options {
 	var o Options
-	switch mode := os.Getenv("RAFTLOG_BENCH_PREALLOC"); mode {
-	case "", "zeroahead":
-		o.Prealloc = logqueue.ZeroAhead
-	case "fallocate":
-		o.Prealloc = logqueue.Fallocate
-	case "zerofill":
-		o.Prealloc = logqueue.ZeroFill
-	case "sparse":
-		o.Prealloc = logqueue.Sparse
-	default:
-		panic("RAFTLOG_BENCH_PREALLOC: unknown mode " + mode)
+	if name := os.Getenv("RAFTLOG_BENCH_PREALLOC"); name != "" {
+		mode, err := logqueue.ParsePreallocMode(name)
+		if err != nil {
+			panic("RAFTLOG_BENCH_PREALLOC: " + err.Error())
+		}
+		o.Prealloc = mode
 	}
 	return o
 }

@@ -104,14 +104,7 @@ func (it *Iterator) read() (Entry, int64, error) {
 		m, hdr, data, _, err := it.rd.Next()
 		if err == nil && m.Index == it.next {
 			size := logqueue.EncodedSize(len(hdr), len(data))
-			return Entry{
-				Index:     m.Index,
-				Term:      m.Term,
-				Type:      m.Type,
-				Timestamp: m.Timestamp,
-				Header:    hdr,
-				Data:      data,
-			}, size, nil
+			return entryOf(&m, hdr, data), size, nil
 		}
 		// The reader was positioned on something else: seek once through
 		// the index before calling it corrupt.

@@ -123,15 +123,19 @@ func (l *Log) readEntry(index uint64) (Entry, int64, error) {
 	if m.Index != index {
 		return Entry{}, 0, l.wrongIndex(pos, m.Index, index)
 	}
-	e := Entry{
+	return entryOf(&m, hdr, data), logqueue.EncodedSize(len(hdr), len(data)), nil
+}
+
+// entryOf is the entry an item holds; header and data become the entry's.
+func entryOf(m *logqueue.ItemMeta, header, data []byte) Entry {
+	return Entry{
 		Index:     m.Index,
 		Term:      m.Term,
 		Type:      m.Type,
 		Timestamp: m.Timestamp,
-		Header:    hdr,
+		Header:    header,
 		Data:      data,
 	}
-	return e, logqueue.EncodedSize(len(hdr), len(data)), nil
 }
 
 // wrongIndex is the error for an item at pos (found through the index for

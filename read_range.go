@@ -49,14 +49,7 @@ func (l *Log) readRange(lo, hi uint64, maxBytes int) ([]Entry, error) {
 			break
 		}
 		total += size
-		out = append(out, Entry{
-			Index:     m.Index,
-			Term:      m.Term,
-			Type:      m.Type,
-			Timestamp: m.Timestamp,
-			Header:    hdr,
-			Data:      data,
-		})
+		out = append(out, entryOf(&m, hdr, data))
 	}
 	return out, nil
 }

@@ -24,18 +24,11 @@ func options(c config, fileSize int64) (raftlog.Options, error) {
 	// every Open would break up the table.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts := raftlog.Options{LogFileSize: fileSize, Logger: logger}
-	switch c.prealloc {
-	case "zerofill":
-		opts.Prealloc = logqueue.ZeroFill
-	case "fallocate":
-		opts.Prealloc = logqueue.Fallocate
-	case "sparse":
-		opts.Prealloc = logqueue.Sparse
-	case "zeroahead":
-		opts.Prealloc = logqueue.ZeroAhead
-	default:
-		return opts, fmt.Errorf("unknown -prealloc %q", c.prealloc)
+	mode, err := logqueue.ParsePreallocMode(c.prealloc)
+	if err != nil {
+		return opts, fmt.Errorf("-prealloc: %w", err)
 	}
+	opts.Prealloc = mode
 	return opts, nil
 }
 

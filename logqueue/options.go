@@ -45,6 +45,17 @@ const (
 	Sparse
 )
 
+// ParsePreallocMode returns the mode String names: "zeroahead",
+// "fallocate", "zerofill" or "sparse".
+func ParsePreallocMode(name string) (PreallocMode, error) {
+	for _, m := range []PreallocMode{ZeroAhead, Fallocate, ZeroFill, Sparse} {
+		if m.String() == name {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown preallocation mode %q (want zeroahead, fallocate, zerofill or sparse)", ErrInvalidOptions, name)
+}
+
 func (p PreallocMode) String() string {
 	switch p {
 	case ZeroFill:

@@ -38,5 +38,12 @@ func TestOptionsValidation(t *testing.T) {
 	assert.Equal(t, int64(defaultZeroLead), opts.ZeroAheadLead)
 	for mode, name := range map[PreallocMode]string{ZeroAhead: "zeroahead", Fallocate: "fallocate", ZeroFill: "zerofill", Sparse: "sparse", 9: "PreallocMode(9)"} {
 		assert.Equal(t, name, mode.String())
+		parsed, err := ParsePreallocMode(name)
+		if mode > Sparse {
+			assert.ErrorIs(t, err, ErrInvalidOptions)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, mode, parsed)
 	}
 }
