@@ -19,14 +19,13 @@ const (
 	// ZeroAheadLead bytes at most, so that the writer lands on written
 	// blocks and its fdatasyncs flush data without committing extent
 	// conversions to the journal. It pauses while the writer's fdatasyncs
-	// average more than 256 KiB, where the conversion is a small part of
+	// average more than 128 KiB, where the conversion is a small part of
 	// their cost and writing every byte twice is not. Against Fallocate in
 	// the same runs of `go run ./bench -prealloc …` (PERFORMANCE.md):
 	// batch-wait 64×128 B 356–380 k vs 199–229 k entries/s, 128 concurrent
 	// appenders 160–163 k vs 91–141 k, pipelined 64×1 KiB 1.25–1.29 M vs
-	// 0.95–1.14 M; batch-wait 1×128 B and 1024×1 KiB level; batch-wait
-	// 1024×128 B 1.76–2.29 M vs 1.59–1.99 M but with a p99 of 3–4 ms
-	// against 1 ms, the zeroer's fdatasyncs queueing with the writer's.
+	// 0.95–1.14 M; batch-wait 1×128 B and 1024×1 KiB level (the latter
+	// and batch-wait 1024×128 B are above the pause threshold).
 	ZeroAhead PreallocMode = iota
 	// Fallocate reserves the blocks with fallocate(2), at once. They stay
 	// unwritten extents until written, and an fdatasync that covers newly
