@@ -31,7 +31,7 @@ run:
 
 # The measurements behind PERFORMANCE.md: the bench command's workloads in
 # the shapes of the performance issue, then the peers side by side. Text and
-# JSON land in bench-out/perf (ignored by git). About 15 minutes.
+# JSON land in bench-out/perf (ignored by git). About 6 minutes.
 PERF_OUT ?= bench-out/perf
 perf:
 	mkdir -p $(PERF_OUT)
