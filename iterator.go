@@ -11,6 +11,14 @@ import (
 type IterOptions struct {
 	// ReadAhead is the size of each read from a log file. Default 1 MiB.
 	ReadAhead int
+	// ReuseBuffers makes what Next returns valid only until the next call
+	// of Next: that call reads into the blocks the entries of the previous
+	// one pointed into, instead of new ones, and returns its entries in
+	// the same []Entry. It suits a
+	// caller that is done with each batch (has encoded or sent it) before
+	// asking for the next, as a replication loop is, and saves zeroing a
+	// fresh block and collecting it for every ReadAhead bytes read.
+	ReuseBuffers bool
 }
 
 // Iterator reads the log sequentially from an index, for replication and
@@ -20,17 +28,70 @@ type IterOptions struct {
 // Iterator belongs to one goroutine; Close it when done, since it keeps the
 // log file it is in from being deleted.
 //
-// The entries' byte slices are the caller's. They are not copied: they
-// point into the read-ahead block they were read in, which the Iterator
-// never writes again (it reads every block into a new buffer), so entries
-// returned together share a block and one entry kept alive keeps its block
-// (at most ReadAhead bytes) alive.
+// The entries' byte slices are the caller's (unless ReuseBuffers). They are
+// not copied: they point into the read-ahead block they were read in, which
+// the Iterator never writes again (it reads every block into a new buffer),
+// so entries returned together share a block and one entry kept alive keeps
+// its block (at most ReadAhead bytes) alive.
 type Iterator struct {
 	l      *Log
 	next   uint64
 	opts   IterOptions
 	rd     *logqueue.Reader
 	closed bool
+	blocks blockPool // under ReuseBuffers
+	out    []Entry   // the last call's result, under ReuseBuffers
+}
+
+// blockPool recycles an Iterator's read-ahead blocks under ReuseBuffers.
+// used holds the blocks allocated since the last recycle (the entries
+// handed out point into them); free the ones no entry may still use.
+type blockPool struct {
+	used, free [][]byte
+	made       int // blocks allocated rather than reused
+}
+
+// maxFreeBlocks bounds what an idle Iterator keeps: one Next call with a
+// byte limit spans a few blocks.
+const maxFreeBlocks = 8
+
+func (p *blockPool) alloc(n int) []byte {
+	for i := len(p.free) - 1; i >= 0; i-- {
+		if b := p.free[i]; cap(b) >= n {
+			p.free = append(p.free[:i], p.free[i+1:]...)
+			p.used = append(p.used, b[:n])
+			return b[:n]
+		}
+	}
+	b := make([]byte, n)
+	p.made++
+	p.used = append(p.used, b)
+	return b
+}
+
+// recycle frees every block in use except live, the one the reader is
+// still reading from: the items after the last one handed out are in it.
+func (p *blockPool) recycle(live []byte) {
+	var keep [][]byte
+	for _, b := range p.used {
+		if len(live) > 0 && &b[0] == &live[0] {
+			keep = append(keep, b)
+			continue
+		}
+		p.free = append(p.free, b)
+		if len(p.free) > maxFreeBlocks {
+			// Drop the smallest: blocks sized for one large item or cut
+			// short by a file's end fit fewer later reads.
+			i := 0
+			for j := range p.free {
+				if cap(p.free[j]) < cap(p.free[i]) {
+					i = j
+				}
+			}
+			p.free = append(p.free[:i], p.free[i+1:]...)
+		}
+	}
+	p.used = append(p.used[:0], keep...)
 }
 
 // NewIterator returns an iterator whose first entry is from.
@@ -54,7 +115,18 @@ func (it *Iterator) Next(maxEntries, maxBytes int) ([]Entry, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
 	}
+	if it.opts.ReuseBuffers {
+		var live []byte
+		if it.rd != nil {
+			live = it.rd.Block()
+		}
+		it.blocks.recycle(live)
+	}
 	var out []Entry
+	if it.opts.ReuseBuffers {
+		out = it.out[:0]
+		defer func() { it.out = out[:0] }()
+	}
 	var total int64
 	for maxEntries <= 0 || len(out) < maxEntries {
 		if err := l.checkRead(it.next, it.next); err != nil {
@@ -100,6 +172,9 @@ func (it *Iterator) read() (Entry, int64, error) {
 			}
 			it.rd = it.l.lq.NewReader(pos, it.opts.ReadAhead)
 			it.rd.Retain() // the entries' slices are handed out as they are
+			if it.opts.ReuseBuffers {
+				it.rd.SetAlloc(it.blocks.alloc)
+			}
 		}
 		m, hdr, data, _, err := it.rd.Next()
 		if err == nil && m.Index == it.next {
@@ -125,5 +200,6 @@ func (it *Iterator) Close() {
 		it.rd.Close()
 		it.rd = nil
 	}
+	it.blocks = blockPool{}
 	it.closed = true
 }

@@ -142,6 +142,10 @@ func BenchmarkEntries(b *testing.B) {
 // default on the machine of issue 6.)
 func BenchmarkIterator(b *testing.B) { benchIterator(b, IterOptions{}) }
 
+// BenchmarkIteratorReuse is BenchmarkIterator with ReuseBuffers, as a
+// replication loop that is done with each batch before the next would read.
+func BenchmarkIteratorReuse(b *testing.B) { benchIterator(b, IterOptions{ReuseBuffers: true}) }
+
 func benchIterator(b *testing.B, opts IterOptions) {
 	l := readBenchLog(b)
 	b.SetBytes(readBenchSize)

@@ -16,7 +16,8 @@
 //	rotation     pipelined with 1 MiB log files: the cost of rotating files
 //	reopen       Open of a log of -reopen-size bytes of 1 KiB entries after a
 //	             clean Close (the log is written first, untimed, as "fill")
-//	seq-read     an Iterator over everything in that log (warm page cache)
+//	seq-read     an Iterator (ReuseBuffers) over everything in that log (warm
+//	             page cache)
 //	random-read  Entry of random indexes of that log (warm page cache)
 //
 // The raw lines are what the directory's disk does without raftlog, one

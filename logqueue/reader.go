@@ -35,6 +35,8 @@ type Reader struct {
 	lf        *logFile // the file holding pos, referenced; nil when none
 	closed    bool
 	retain    bool // every block goes into a new buffer; see Retain
+	// alloc, when set, gives Retain's new buffers; see SetAlloc.
+	alloc func(n int) []byte
 
 	// buf[:n] holds the valid bytes at log positions [bufPos, bufPos+n) of
 	// bufFile, read while truncGen was gen.
@@ -67,6 +69,25 @@ func (q *Queue) NewReader(pos int64, readAhead int) *Reader {
 // buffer, so one slice kept alive keeps the whole block (at most the
 // read-ahead, or one item) alive.
 func (r *Reader) Retain() { r.retain = true }
+
+// SetAlloc makes Retain's new buffers come from alloc, which must return a
+// slice of length n that nothing still in use aliases. It lets a caller
+// that knows when the slices it was handed are dead (an iterator whose
+// entries live until its next call) recycle blocks: a fresh 1 MiB block
+// costs zeroing it, and the garbage collector returning it.
+func (r *Reader) SetAlloc(alloc func(n int) []byte) { r.alloc = alloc }
+
+// Block returns the buffer the Reader is reading from: under Retain, the
+// newest block it allocated, which the slices of its next items will alias.
+func (r *Reader) Block() []byte { return r.buf }
+
+// newBlock returns a buffer of n bytes that the Reader never wrote before.
+func (r *Reader) newBlock(n int) []byte {
+	if r.alloc != nil {
+		return r.alloc(n)
+	}
+	return make([]byte, n)
+}
 
 // Pos returns the position of the item the next Next reads (or of the end
 // marker or slack it skips first).
@@ -245,7 +266,10 @@ func (r *Reader) readFile(lf *logFile, need int, room int64) ([]byte, error) {
 	// the read started. Bytes past it may be a write in progress.
 	written := r.q.writtenLimit()
 	size := min(max(int64(need), int64(r.readAhead)), room)
-	if r.retain || int64(cap(r.buf)) < size {
+	switch {
+	case r.retain:
+		r.buf = r.newBlock(int(size))
+	case int64(cap(r.buf)) < size:
 		r.buf = make([]byte, size)
 	}
 	if err := readFull(lf, r.buf[:size], r.pos-lf.start); err != nil {
@@ -305,7 +329,7 @@ func (r *Reader) copyInflight(lf *logFile, need int) (source, error) {
 			}
 			switch {
 			case r.retain:
-				r.buf = make([]byte, n)
+				r.buf = r.newBlock(n)
 			case cap(r.buf) < n:
 				r.buf = make([]byte, max(n, r.readAhead))
 			}

@@ -501,10 +501,12 @@ func BenchmarkReader(b *testing.B) {
 // at the end: with Retain they stay as read, over many blocks of a small
 // read-ahead, across files, from the in-flight buffers and the file. Without
 // it the Reader reuses its buffer, so the kept slices change (the control
-// that shows the check can fail).
+// that shows the check can fail). With SetAlloc every block, of the file or
+// copied from the in-flight buffers, comes from the given allocator.
 func TestReaderRetain(t *testing.T) {
-	for _, retain := range []bool{true, false} {
-		t.Run(fmt.Sprintf("retain=%v", retain), func(t *testing.T) {
+	for _, tc := range []struct{ retain, alloc bool }{{true, false}, {true, true}, {false, false}} {
+		retain := tc.retain
+		t.Run(fmt.Sprintf("retain=%v,alloc=%v", tc.retain, tc.alloc), func(t *testing.T) {
 			checkNoLeak(t)
 			mem := vfs.NewMem()
 			gate := newGateFS(mem)
@@ -529,6 +531,14 @@ func TestReaderRetain(t *testing.T) {
 			if retain {
 				r.Retain()
 			}
+			allocated := map[*byte]bool{}
+			if tc.alloc {
+				r.SetAlloc(func(n int) []byte {
+					b := make([]byte, n)
+					allocated[&b[0]] = true
+					return b
+				})
+			}
 			type got struct{ h, d []byte }
 			var kept []got
 			for _, it := range items {
@@ -536,6 +546,13 @@ func TestReaderRetain(t *testing.T) {
 				require.NoError(t, err, "item %d", it.meta.Index)
 				require.Equal(t, it.meta, m)
 				kept = append(kept, got{h, d})
+				if tc.alloc {
+					require.True(t, allocated[&r.Block()[0]], "item %d read into a block alloc did not give", it.meta.Index)
+				}
+			}
+			if tc.alloc {
+				// Many blocks of the 4 KiB read-ahead, and the in-flight copy.
+				require.Greater(t, len(allocated), 2*testFileSize/(4<<10))
 			}
 			changed := 0
 			for i, it := range items {
