@@ -58,6 +58,7 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 			fut.Complete(0, l.pending.failure())
 			return fut
 		}
+		positions := l.posScratch[:0]
 		for i := range part {
 			e := &part[i]
 			ts := e.Timestamp
@@ -81,20 +82,26 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 				l.m.Add(metrics.FileRotations, 1)
 			}
 			encoded += logqueue.EncodedSize(len(e.Header), len(e.Data))
-			if err == nil {
-				err = l.iq.Put(e.Index, pos)
-			}
 			if err != nil {
 				// Part of the batch may be encoded: the log cannot go on.
 				l.fail(err)
 				fut.Complete(0, l.pending.failure())
 				return fut
 			}
+			positions = append(positions, pos)
 			if newRun || e.Term != prevTerm {
 				l.terms.add(e.Index, e.Term)
 				newRun = false
 			}
 			prevTerm = e.Term
+		}
+		// One lock of the index for the part rather than one per entry.
+		err := l.iq.PutRun(part[0].Index, positions)
+		l.posScratch = positions[:0]
+		if err != nil {
+			l.fail(err)
+			fut.Complete(0, l.pending.failure())
+			return fut
 		}
 		last := part[n-1]
 		l.seq++

@@ -204,24 +204,41 @@ func (q *Queue) Start(persistedIndex uint64) error {
 // previous Put (or be persistedIndex+1). It never blocks: ErrFull if
 // MaxPending positions wait to be flushed. Call from one goroutine at a time.
 func (q *Queue) Put(index uint64, pos int64) error {
+	return q.PutRun(index, []int64{pos})
+}
+
+// PutRun is Put of positions[i] under first+i, in order, under one lock: the
+// append path puts a whole batch at once instead of taking the lock per
+// entry. On an error the positions before the failing one are in.
+func (q *Queue) PutRun(first uint64, positions []int64) error {
+	if len(positions) == 0 {
+		return nil
+	}
 	q.mu.Lock()
 	if err := q.unusableLocked(); err != nil {
 		q.mu.Unlock()
 		return err
 	}
-	if index != q.next {
+	if first != q.next {
 		want := q.next
 		q.mu.Unlock()
-		return fmt.Errorf("%w: Put(%d), want %d", ErrNotConsecutive, index, want)
+		return fmt.Errorf("%w: Put(%d), want %d", ErrNotConsecutive, first, want)
 	}
-	if err := q.m.Put(index, pos); err != nil {
-		q.mu.Unlock()
-		return err
+	for i, pos := range positions {
+		if err := q.m.Put(first+uint64(i), pos); err != nil {
+			if i > 0 {
+				q.next += uint64(i)
+				q.lastPut.Store(first + uint64(i) - 1)
+			}
+			q.mu.Unlock()
+			return err
+		}
 	}
-	q.next++
-	q.lastPut.Store(index)
+	last := first + uint64(len(positions)) - 1
+	q.next = last + 1
+	q.lastPut.Store(last)
 	q.mu.Unlock()
-	if p := q.persisted.Load(); index-p > q.maxPending/2 && q.durable.Load() > p {
+	if p := q.persisted.Load(); last-p > q.maxPending/2 && q.durable.Load() > p {
 		q.signal()
 	}
 	return nil

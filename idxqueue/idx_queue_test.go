@@ -467,3 +467,57 @@ func BenchmarkPutDurable(b *testing.B) {
 		})
 	}
 }
+
+// TestPutRun checks that PutRun is Put of each position in order: the run
+// must start at the next index, lands whole, and when the map fills inside
+// it, the positions before the full point are in and the next Put goes on
+// from there.
+func TestPutRun(t *testing.T) {
+	noLeak(t)
+	run := func(first uint64, n int) []int64 {
+		ps := make([]int64, n)
+		for i := range ps {
+			ps[i] = pos(first + uint64(i))
+		}
+		return ps
+	}
+	cases := []struct {
+		name    string
+		first   uint64
+		n       int
+		err     error
+		putThru uint64 // the last index in the map afterwards
+	}{
+		{"empty run", 4, 0, nil, 3},
+		{"whole run", 4, 3, nil, 6},
+		{"gap before the run", 5, 3, ErrNotConsecutive, 3},
+		{"run overlapping what is in", 3, 3, ErrNotConsecutive, 3},
+		{"run that fills the map inside it", 4, 10, ErrFull, 8},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := testOpts(vfs.NewMem())
+			opts.MaxPending, opts.FlushThreshold = 8, 8
+			q, err := Open(opts)
+			require.NoError(t, err)
+			defer q.Close()
+			require.NoError(t, q.Start(0))
+			require.NoError(t, q.PutRun(1, run(1, 3)))
+
+			err = q.PutRun(tc.first, run(tc.first, tc.n))
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err)
+			} else {
+				require.NoError(t, err)
+			}
+			for i := uint64(1); i <= tc.putThru; i++ {
+				v, err := q.Position(i)
+				require.NoError(t, err, "index %d", i)
+				require.Equal(t, pos(i), v, "index %d", i)
+			}
+			_, err = q.Position(tc.putThru + 1)
+			require.ErrorIs(t, err, ErrNotFound)
+			require.ErrorIs(t, q.Put(tc.putThru+2, 1), ErrNotConsecutive, "the next Put follows what is in")
+		})
+	}
+}
