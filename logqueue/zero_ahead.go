@@ -41,6 +41,8 @@ type zeroAhead struct {
 	busyStart, busyEnd int64
 	// zeroedTo is the end of the zeros written so far (log position).
 	zeroedTo int64
+	// ahead is set once zeroedTo has been lead/4 past the write position.
+	ahead bool
 
 	// kickAt is the write position past which Flush wakes the zeroer.
 	kickAt atomic.Int64
@@ -193,11 +195,24 @@ func (z *zeroAhead) claim() (pos, end int64, lf *logFile) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	wp := z.q.writePos.Load()
-	if z.zeroedTo < wp+z.lead/4 {
-		// The writer is about to overtake the zeros (or TruncateTail's
-		// rewrite is below them): zeroing right in front of it would only
-		// make it wait, so start again well ahead, on a chunk boundary.
+	// Once the zeros have been a quarter of the lead ahead, a writer that
+	// comes closer than that is about to overtake them (or TruncateTail's
+	// rewrite is below them): zeroing right in front of it would only make
+	// it wait, so start again well ahead, on a chunk boundary. Until then
+	// (a new log, or one just opened) the zeroer starts at the write
+	// position and restarts ahead only once the writer has passed it:
+	// otherwise the first lead/2 bytes after every open would never be
+	// zeroed, and a short run (a Raft node writing a few megabytes) would
+	// never reach zeroed space.
+	margin := int64(0)
+	if z.ahead {
+		margin = z.lead / 4
+	}
+	if z.zeroedTo < wp+margin {
 		z.zeroedTo = (wp + z.lead/2 + z.chunk - 1) / z.chunk * z.chunk
+	}
+	if z.zeroedTo >= wp+z.lead/4 {
+		z.ahead = true
 	}
 	if z.pausedForLargeSyncs() {
 		z.kickAt.Store(wp + z.lead/4)

@@ -23,6 +23,7 @@ type zeroWatchFS struct {
 	q        atomic.Pointer[Queue]
 	mu       sync.Mutex
 	zeroed   int64
+	lowest   int64 // the lowest log position zeroed; -1 before any
 	overlaps []string
 }
 
@@ -50,6 +51,9 @@ func (f *zeroWatchFile) WriteAt(b []byte, off int64) (int, error) {
 		pos := f.start + off
 		f.w.mu.Lock()
 		f.w.zeroed += int64(len(b))
+		if f.w.lowest < 0 || pos < f.w.lowest {
+			f.w.lowest = pos
+		}
 		// Written bytes are below WrittenPos; zeros must never land there.
 		if written := q.WrittenPos(); pos < written {
 			f.w.overlaps = append(f.w.overlaps, fmt.Sprintf("zeros at %d below the written position %d", pos, written))
@@ -66,7 +70,7 @@ func (f *zeroWatchFile) WriteAt(b []byte, off int64) (int, error) {
 func TestZeroAheadKeepsEveryItem(t *testing.T) {
 	checkNoLeak(t)
 	mem := vfs.NewMem()
-	watch := &zeroWatchFS{FS: mem}
+	watch := &zeroWatchFS{FS: mem, lowest: -1}
 	opts, tags := testOptions(t, watch)
 	opts.Prealloc = ZeroAhead
 	opts.ZeroAheadLead = 64 << 10 // the minimum: chunks of 16 KiB, one file ahead
@@ -112,6 +116,63 @@ func TestZeroAheadKeepsEveryItem(t *testing.T) {
 	q2 := openQueue(t, opts2)
 	checkRead(t, q2, items)
 	checkScan(t, q2, items)
+}
+
+// TestZeroAheadStartsAtWritePosition opens a new log and a log written to
+// mid-file, writes nothing, and checks that the zeroer starts right at the
+// write position rather than half its lead further: otherwise the first
+// bytes written after every open would land on unzeroed space.
+func TestZeroAheadStartsAtWritePosition(t *testing.T) {
+	cases := []struct {
+		name  string
+		items int // written (and the queue reopened) before the zeroer is watched
+	}{
+		{"new log", 0},
+		{"reopened mid-file", 40},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkNoLeak(t)
+			mem := vfs.NewMem()
+			opts, tags := testOptions(t, mem)
+			opts.Prealloc = Fallocate
+			start := int64(0)
+			if tc.items > 0 {
+				q := openQueue(t, opts)
+				require.NoError(t, q.StartWriting(0, 1))
+				for i := 1; i <= tc.items; i++ {
+					addItem(t, q, uint64(i), 3, 200)
+				}
+				require.NoError(t, q.Flush(1))
+				tags.wait(t, 1)
+				start = q.WritePos()
+				require.NoError(t, q.Close())
+			}
+			require.Positive(t, start%testFileSize+1, "the write position is inside a file")
+
+			watch := &zeroWatchFS{FS: mem, lowest: -1}
+			opts2, _ := testOptions(t, watch)
+			opts2.Prealloc = ZeroAhead
+			opts2.ZeroAheadLead = 64 << 10
+			q := openQueue(t, opts2)
+			watch.q.Store(q)
+			require.NoError(t, q.StartWriting(start, 2))
+			z := q.zero
+			require.Eventually(t, func() bool {
+				z.mu.Lock()
+				defer z.mu.Unlock()
+				return z.zeroedTo >= start+z.lead/2 || z.stopped.Load() != nil
+			}, 10*time.Second, time.Millisecond)
+			require.NoError(t, q.Close())
+			if p := z.stopped.Load(); p != nil {
+				t.Fatalf("the zeroer stopped on an error: %v", *p)
+			}
+			watch.mu.Lock()
+			defer watch.mu.Unlock()
+			assert.Empty(t, watch.overlaps)
+			assert.Equal(t, start, watch.lowest, "the first zeros are not at the write position")
+		})
+	}
 }
 
 // TestZeroAheadWriterWaitsForBusyChunk checks the guard: a write that
