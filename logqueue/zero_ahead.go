@@ -179,7 +179,10 @@ func (z *zeroAhead) run() {
 		z.written.Add(end - pos)
 		syncFile, syncStart = h, lf.start
 		unsynced += end - pos
-		if unsynced >= z.syncEvery {
+		// Until the zeros are well ahead the writer is close behind them,
+		// and its fdatasync would write back any zeros not yet synced
+		// (fdatasync covers the whole file): sync each chunk then.
+		if unsynced >= z.syncEvery || !z.isAhead() {
 			if z.fail(h.Sync()) {
 				return
 			}
@@ -233,6 +236,13 @@ func (z *zeroAhead) claim() (pos, end int64, lf *logFile) {
 	end = min(pos+z.chunk, lf.start+z.q.opts.FileSize)
 	z.busyStart, z.busyEnd = pos, end
 	return pos, end, lf
+}
+
+// isAhead reports whether the zeros have been lead/4 ahead of the writer.
+func (z *zeroAhead) isAhead() bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.ahead
 }
 
 // pausedForLargeSyncs reports whether the writer's recent fdatasyncs were
