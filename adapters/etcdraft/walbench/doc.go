@@ -8,6 +8,6 @@
 // the committed entries, and advances. BenchmarkSingleNodeAsync is the same
 // group with AsyncStorageWrites. The figure is proposals applied per second.
 //
-//	go test -run XXX -bench SingleNodeProposals -benchtime 5000x .
+//	go test -run XXX -bench SingleNodeProposals -benchtime 40000x .
 //	go test -run XXX -bench SingleNodeAsync -benchtime 50000x .
 package walbench
