@@ -78,11 +78,7 @@ func TestFlushTriggers(t *testing.T) {
 			if tt.opts != nil {
 				tt.opts(&opts)
 			}
-			plog := newPersistedLog()
-			plog.hook(&opts)
-			q, err := Open(opts)
-			require.NoError(t, err)
-			require.NoError(t, q.Start(0))
+			q, plog := openStarted(t, &opts)
 			tt.run(t, q, plog)
 			require.NoError(t, q.Close())
 			for i := uint64(1); i <= q.PersistedIndex(); i++ {

@@ -119,6 +119,18 @@ func (l *persistedLog) waitFor(t *testing.T, index uint64) {
 	}
 }
 
+// openStarted hooks *opts to a new persistedLog (so that a reopen with
+// them reports to it too), opens a queue with them and starts it at index 0.
+func openStarted(t *testing.T, opts *Options) (*Queue, *persistedLog) {
+	t.Helper()
+	plog := newPersistedLog()
+	plog.hook(opts)
+	q, err := Open(*opts)
+	require.NoError(t, err)
+	require.NoError(t, q.Start(0))
+	return q, plog
+}
+
 func mapLen(q *Queue) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -332,11 +344,7 @@ func TestWaitRoomConcurrent(t *testing.T) {
 	mem := vfs.NewMem()
 	opts := testOpts(mem)
 	opts.MaxPending, opts.FlushThreshold = 32, 32
-	plog := newPersistedLog()
-	plog.hook(&opts)
-	q, err := Open(opts)
-	require.NoError(t, err)
-	require.NoError(t, q.Start(0))
+	q, plog := openStarted(t, &opts)
 
 	durable := make(chan uint64, 64)
 	var wg sync.WaitGroup
@@ -365,7 +373,7 @@ func TestWaitRoomConcurrent(t *testing.T) {
 	require.NoError(t, q.Close())
 	calls := plog.calls()
 	require.Equal(t, uint64(n), calls[len(calls)-1])
-	q, err = Open(opts)
+	q, err := Open(opts)
 	require.NoError(t, err)
 	for i := uint64(1); i <= n; i++ {
 		v, err := q.Position(i)

@@ -23,11 +23,7 @@ func TestMappedReads(t *testing.T) {
 	noLeak(t)
 	opts := flushOpts(vfs.Default)
 	opts.Dir = filepath.Join(t.TempDir(), "idx")
-	plog := newPersistedLog()
-	plog.hook(&opts)
-	q, err := Open(opts)
-	require.NoError(t, err)
-	require.NoError(t, q.Start(0))
+	q, plog := openStarted(t, &opts)
 	putN(t, q, 1, 30)
 	q.Durable(30)
 	plog.waitFor(t, 30)
@@ -35,7 +31,7 @@ func TestMappedReads(t *testing.T) {
 	requirePositions(t, q, 1, 30, pos)
 
 	// Slots rewritten through the descriptor are seen through the mapping.
-	_, err = q.TruncateTail(21)
+	_, err := q.TruncateTail(21)
 	require.NoError(t, err)
 	for i := uint64(21); i <= 30; i++ {
 		require.NoError(t, q.Put(i, pos2(i)))

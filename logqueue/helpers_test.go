@@ -3,6 +3,7 @@ package logqueue
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,6 +205,32 @@ func (g *gateFS) open() { g.once.Do(func() { close(g.release) }) }
 
 func newGateFS(inner vfs.FS) *gateFS {
 	return &gateFS{FS: inner, entered: make(chan struct{}, 1024), release: make(chan struct{})}
+}
+
+// openGatedQueue opens a queue on an in-memory FS behind a gate (open until
+// the test shuts it) and starts writing at position 0 with epoch. The gate
+// is opened at cleanup, before the queue's Close.
+func openGatedQueue(t *testing.T, epoch uint32) (*Queue, *gateFS, *forcedTags) {
+	t.Helper()
+	gate := newGateFS(vfs.NewMem())
+	opts, tags := testOptions(t, gate)
+	q := openQueue(t, opts)
+	t.Cleanup(gate.open)
+	require.NoError(t, q.StartWriting(0, epoch))
+	return q, gate, tags
+}
+
+// countLogReads wraps inner so that every read of a log file adds one to
+// the counter it returns.
+func countLogReads(inner vfs.FS) (vfs.FS, *atomic.Int64) {
+	var reads atomic.Int64
+	fsys := vfs.NewErrorFS(inner, vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpRead && strings.HasSuffix(name, logSuffix) {
+			reads.Add(1)
+		}
+		return nil
+	}))
+	return fsys, &reads
 }
 
 func (g *gateFS) Open(name string) (vfs.File, error) {

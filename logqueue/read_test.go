@@ -2,8 +2,6 @@ package logqueue
 
 import (
 	"encoding/binary"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,12 +14,7 @@ import (
 // are certainly not in the file, and reads them from the in-flight buffers.
 func TestReadInFlight(t *testing.T) {
 	checkNoLeak(t)
-	mem := vfs.NewMem()
-	gate := newGateFS(mem)
-	opts, tags := testOptions(t, gate)
-	q := openQueue(t, opts)
-	t.Cleanup(gate.open) // before the queue's Close
-	require.NoError(t, q.StartWriting(0, 9))
+	q, gate, tags := openGatedQueue(t, 9)
 
 	gate.shut.Store(true)
 	var items []item
@@ -35,7 +28,7 @@ func TestReadInFlight(t *testing.T) {
 	}
 	<-gate.entered
 	// Nothing reached the file...
-	assert.Equal(t, make([]byte, 4096), readRaw(t, mem, "log", 0, 4096))
+	assert.Equal(t, make([]byte, 4096), readRaw(t, gate.FS, "log", 0, 4096))
 	// ...yet every item reads back, and the copies are the caller's.
 	checkRead(t, q, items)
 	_, _, d, err := q.ReadItem(items[1].pos)
@@ -218,12 +211,7 @@ func TestReadItemSizes(t *testing.T) {
 // item, and without reading (so without checking) the payload.
 func TestReadMeta(t *testing.T) {
 	checkNoLeak(t)
-	mem := vfs.NewMem()
-	gate := newGateFS(mem)
-	opts, tags := testOptions(t, gate)
-	q := openQueue(t, opts)
-	t.Cleanup(gate.open) // before the queue's Close
-	require.NoError(t, q.StartWriting(0, 3))
+	q, gate, tags := openGatedQueue(t, 3)
 	var written []item
 	for idx := uint64(1); idx <= 5; idx++ {
 		it := addItem(t, q, idx, 2, int(idx)*300)
@@ -253,7 +241,7 @@ func TestReadMeta(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoFile)
 
 	// Damage the payload of item 2, then the header of item 3.
-	f, err := mem.Open("log/" + fileName(0))
+	f, err := gate.FS.Open("log/" + fileName(0))
 	require.NoError(t, err)
 	defer f.Close()
 	_, err = f.WriteAt([]byte{0xee}, written[1].pos+ItemHeaderSize+10)
@@ -277,13 +265,7 @@ func TestReadMeta(t *testing.T) {
 // take one each once the size hint has it; a larger item takes two.
 func TestReadItemOnePread(t *testing.T) {
 	checkNoLeak(t)
-	var reads atomic.Int64
-	fsys := vfs.NewErrorFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
-		if op == vfs.OpRead && strings.HasSuffix(name, logSuffix) {
-			reads.Add(1)
-		}
-		return nil
-	}))
+	fsys, reads := countLogReads(vfs.NewMem())
 	opts, tags := testOptions(t, fsys)
 	q := openQueue(t, opts)
 	require.NoError(t, q.StartWriting(0, 1))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,13 +184,7 @@ func TestReaderInFlight(t *testing.T) {
 // not one per item.
 func TestReaderReadAhead(t *testing.T) {
 	checkNoLeak(t)
-	var reads atomic.Int64
-	fsys := vfs.NewErrorFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op, name string) error {
-		if op == vfs.OpRead && strings.HasSuffix(name, logSuffix) {
-			reads.Add(1)
-		}
-		return nil
-	}))
+	fsys, reads := countLogReads(vfs.NewMem())
 	opts, tags := testOptions(t, fsys)
 	q := openQueue(t, opts)
 	require.NoError(t, q.StartWriting(0, 1))
@@ -508,12 +501,7 @@ func TestReaderRetain(t *testing.T) {
 		retain := tc.retain
 		t.Run(fmt.Sprintf("retain=%v,alloc=%v", tc.retain, tc.alloc), func(t *testing.T) {
 			checkNoLeak(t)
-			mem := vfs.NewMem()
-			gate := newGateFS(mem)
-			opts, tags := testOptions(t, gate)
-			q := openQueue(t, opts)
-			t.Cleanup(gate.open) // before the queue's Close
-			require.NoError(t, q.StartWriting(0, 1))
+			q, gate, tags := openGatedQueue(t, 1)
 			items := addUntil(t, q, tags, 1, 700, 1, 2*testFileSize+5000, 1)
 			// More items held in flight: the write of them waits at the gate.
 			gate.shut.Store(true)
