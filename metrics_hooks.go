@@ -17,8 +17,9 @@ func (l *Log) since() int64 { return int64(time.Since(l.t0)) }
 // fdatasyncs.
 type stageObserver struct{ l *Log }
 
-func (o stageObserver) Wrote(bytes int, _ int64) {
+func (o stageObserver) Wrote(bytes int, nanos int64) {
 	o.l.m.Observe(metrics.WriteSize, float64(bytes))
+	o.l.m.Observe(metrics.WriteLatency, float64(nanos)/1e9)
 }
 
 func (o stageObserver) Forced(files int, bytes int64, nanos int64) {

@@ -133,7 +133,12 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 		r.Note += fmt.Sprintf(", peak RSS %.1f MiB", float64(r.PeakRSS)/(1<<20))
 	}
 	if r.LongestCall > 0 {
-		r.Note += fmt.Sprintf(", longest Append call %v", r.LongestCall.Round(time.Microsecond))
+		// What the call may have waited behind: the longest write and sync
+		// as their goroutines timed them (since Open).
+		r.Note += fmt.Sprintf(", longest Append call %v (longest pwritev %v, fdatasync %v)",
+			r.LongestCall.Round(time.Microsecond),
+			time.Duration(after.WriteLatency.Max*1e9).Round(time.Microsecond),
+			time.Duration(after.FsyncLatency.Max*1e9).Round(time.Microsecond))
 	}
 	if st.rotations > 0 || st.allocWaits > 0 || st.idxRoomWaits > 0 {
 		r.Note += fmt.Sprintf(", %d file rotations, FileAllocWaits %d, IdxRoomWaits %d",

@@ -46,6 +46,9 @@ const (
 	TornBytesCut         // counter: bytes of torn tail cut by recovery
 	Failures             // counter: write or fdatasync failures (the log failed)
 
+	// Added later (IDs at the end keep the others' values).
+	WriteLatency // histogram: one pwritev, seconds
+
 	numMetrics // keep last
 )
 
@@ -204,4 +207,7 @@ var Definitions = []Definition{
 	{Failures, "raftlog_failures_total",
 		"Write or fdatasync failures; each one fails the log until it is reopened.",
 		KindCounter, "", nil},
+	{WriteLatency, "raftlog_write_duration_seconds",
+		"Duration of one pwritev to a log file, as the write goroutine sees it (including getting a CPU back after the call).",
+		KindHistogram, "seconds", latencyBuckets},
 }

@@ -27,6 +27,7 @@
 //	raftlog_appended_bytes_total              counter    encoded bytes accepted
 //	raftlog_write_queue_depth                 gauge      write tasks not yet written
 //	raftlog_write_size_bytes                  histogram  bytes per pwritev
+//	raftlog_write_duration_seconds            histogram  one pwritev (with getting a CPU back)
 //	raftlog_fsync_duration_seconds            histogram  one fdatasync of a log file
 //	raftlog_fsync_size_bytes                  histogram  bytes made durable per fdatasync
 //	raftlog_fsync_entries                     histogram  entries made durable per fdatasync

@@ -44,6 +44,8 @@ type Snapshot struct {
 	RecoveryScannedBytes float64 // raftlog_recovery_scanned_bytes
 	TornBytesCut         uint64  // raftlog_torn_tail_bytes_total
 	Failures             uint64  // raftlog_failures_total
+
+	WriteLatency HistogramSnapshot // raftlog_write_duration_seconds
 }
 
 // counterField, gaugeField and histogramField map a MetricID to its field.
@@ -111,6 +113,8 @@ func (s *Snapshot) histogramField(id MetricID) *HistogramSnapshot {
 		return &s.IdxFlushEntries
 	case IdxRoomWait:
 		return &s.IdxRoomWait
+	case WriteLatency:
+		return &s.WriteLatency
 	}
 	return nil
 }
