@@ -33,6 +33,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
@@ -81,11 +82,39 @@ func main() {
 	flag.IntVar(&c.reopens, "reopens", 3, "reopen: how many times the log is closed and opened")
 	flag.StringVar(&c.jsonPath, "json", "", "write all results as JSON to this file")
 	flag.StringVar(&c.outDir, "out", "", "write SVG charts (latency CDF, throughput over time) into this directory")
+	tracePath := flag.String("trace", "", "write a Go execution trace of the whole run to this file (go tool trace; -pprof=sched for scheduler latency)")
 	flag.Parse()
+	if *tracePath != "" {
+		stop, err := startTrace(*tracePath)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	if _, err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// startTrace starts a runtime execution trace into path and returns what
+// stops it and closes the file.
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: trace:", err)
+		}
+	}, nil
 }
 
 // selectWorkloads expands -workload into the workloads to run, in the
