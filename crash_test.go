@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -52,6 +53,7 @@ func crashOptions(fs vfs.FS) Options {
 		IdxItemsPerFile:     8,
 		MaxUnflushedIndexes: 64,
 		IdxFlushInterval:    time.Hour,
+		Logger:              slog.New(slog.DiscardHandler),
 		fs:                  fs,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -32,7 +33,8 @@ const (
 // and index file boundaries, and frequent index flushes so the persisted
 // index (and the status file saves) move while the child is killed.
 func killOptions() Options {
-	return Options{LogFileSize: 64 << 10, IdxItemsPerFile: 8, MaxUnflushedIndexes: 256, IdxFlushInterval: time.Millisecond}
+	return Options{LogFileSize: 64 << 10, IdxItemsPerFile: 8, MaxUnflushedIndexes: 256, IdxFlushInterval: time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)}
 }
 
 // TestKillChild is the child of TestKill, not a test of its own: with the

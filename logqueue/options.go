@@ -113,6 +113,11 @@ type Options struct {
 	// writes (StartWriting, Add, Flush, CutTail, SyncRange, TruncateTail,
 	// DeleteBefore) returns ErrReadOnly. See read_only.go.
 	ReadOnly bool
+
+	// zeroMaxSyncBytes replaces the constant of that name when set: tests
+	// that need the zeroer running whatever the size of the syncs a loaded
+	// machine happens to merge set it very high.
+	zeroMaxSyncBytes int64
 }
 
 // validate fills in the defaults and checks the rest.

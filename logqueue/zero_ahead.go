@@ -1,6 +1,7 @@
 package logqueue
 
 import (
+	"cmp"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -29,10 +30,12 @@ import (
 // and sync errors away from the writer's descriptors (Linux reports a
 // writeback error once per open file), and any error just stops it.
 type zeroAhead struct {
-	q         *Queue
-	lead      int64 // how far ahead of the write position to keep zeroed
-	chunk     int64 // bytes per pwrite of zeros
-	syncEvery int64 // bytes of zeros between two fdatasyncs
+	q    *Queue
+	lead int64 // how far ahead of the write position to keep zeroed
+	// maxSyncBytes is the pause threshold (zeroMaxSyncBytes by default).
+	maxSyncBytes int64
+	chunk        int64 // bytes per pwrite of zeros
+	syncEvery    int64 // bytes of zeros between two fdatasyncs
 
 	mu   sync.Mutex
 	cond sync.Cond
@@ -84,15 +87,16 @@ const (
 
 func newZeroAhead(q *Queue, from int64) *zeroAhead {
 	z := &zeroAhead{
-		q:         q,
-		lead:      q.opts.ZeroAheadLead,
-		chunk:     min(int64(defaultZeroChunk), q.opts.ZeroAheadLead/4),
-		syncEvery: min(int64(defaultZeroSyncEvery), q.opts.ZeroAheadLead/2),
-		zeroedTo:  from,
-		kick:      make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-		handles:   make(map[int64]vfs.File),
+		q:            q,
+		lead:         q.opts.ZeroAheadLead,
+		maxSyncBytes: cmp.Or(q.opts.zeroMaxSyncBytes, zeroMaxSyncBytes),
+		chunk:        min(int64(defaultZeroChunk), q.opts.ZeroAheadLead/4),
+		syncEvery:    min(int64(defaultZeroSyncEvery), q.opts.ZeroAheadLead/2),
+		zeroedTo:     from,
+		kick:         make(chan struct{}, 1),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
+		handles:      make(map[int64]vfs.File),
 	}
 	z.cond.L = &z.mu
 	go z.run()
@@ -255,7 +259,7 @@ func (z *zeroAhead) pausedForLargeSyncs() bool {
 	}
 	rounds, bytes := z.rounds.Load(), z.roundBytes.Load()
 	if n := rounds - z.sampleRounds; n > 0 {
-		z.paused = (bytes-z.sampleBy)/n > zeroMaxSyncBytes
+		z.paused = (bytes-z.sampleBy)/n > z.maxSyncBytes
 	}
 	z.sampleAt, z.sampleRounds, z.sampleBy = now, rounds, bytes
 	return z.paused

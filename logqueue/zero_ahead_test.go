@@ -74,6 +74,10 @@ func TestZeroAheadKeepsEveryItem(t *testing.T) {
 	opts, tags := testOptions(t, watch)
 	opts.Prealloc = ZeroAhead
 	opts.ZeroAheadLead = 64 << 10 // the minimum: chunks of 16 KiB, one file ahead
+	// Under load the writer may merge many flushes into one large sync,
+	// which would pause the zeroer until syncs are small again, and this
+	// test waits for the zeroer while not writing.
+	opts.zeroMaxSyncBytes = 1 << 40
 	q := openQueue(t, opts)
 	watch.q.Store(q)
 	require.NoError(t, q.StartWriting(0, 1))
@@ -232,7 +236,7 @@ func TestZeroAheadWriterWaitsForBusyChunk(t *testing.T) {
 // writer's fdatasyncs are large on average and starts again when they are
 // small.
 func TestZeroAheadPausesForLargeSyncs(t *testing.T) {
-	z := &zeroAhead{}
+	z := &zeroAhead{maxSyncBytes: zeroMaxSyncBytes}
 	c := syncCounter{z: z}
 	rounds := []struct {
 		syncs  int
