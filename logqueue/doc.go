@@ -66,10 +66,10 @@
 //
 // # Goroutines
 //
-// The Queue starts no goroutine of its own. StartWriting starts a
-// chainwriter (its write and force goroutines belong to it; Close stops
-// them) and allocates the next file on the Options.Executor; Close waits for
-// that allocation. Add and Flush are called by one goroutine at a time (the
+// StartWriting starts a chainwriter (its write and force goroutines belong
+// to it; Close stops them), allocates the next file on the
+// Options.Executor (Close waits for that allocation) and, under ZeroAhead,
+// starts the zeroer goroutine (Close stops it). Add and Flush are called by one goroutine at a time (the
 // appender), which owns the write position and the encode buffers. Items are
 // encoded into pooled chunks (default 1 MiB); Flush hands each contiguous
 // run to the chainwriter as one task per file. Until a task is written its
@@ -79,6 +79,22 @@
 // readable from the file. ReadItem, Files, FileSize, WritePos, WrittenPos,
 // NewReader and DeleteBefore may be called from any goroutine; a Scanner
 // and a Reader each belong to one goroutine.
+//
+// # Preallocation
+//
+// A file's space is reserved whole when the file is allocated
+// (Options.Prealloc). Under ZeroAhead, the default, the zeroer
+// (zero_ahead.go) also writes zeros over that space and syncs them, at most
+// ZeroAheadLead bytes ahead of the write position and through descriptors
+// of its own, so that the writer's fdatasyncs land on written blocks and
+// commit no extent conversion. It never writes below the write position:
+// it starts a chunk only at or above it, under a mutex the write goroutine
+// takes before each write to wait out a chunk being zeroed. After an open
+// it starts at the write position; once ahead, a writer closing in makes
+// it restart further ahead rather than be waited for. It pauses while the
+// writer's fdatasyncs average more than 128 KiB, where writing every byte
+// twice costs more than the conversion. Nothing depends on the zeros: an
+// error stops the zeroer and nothing else.
 //
 // # Raft operations
 //
