@@ -127,6 +127,7 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 // pushOp queues op, or completes its futures at once if the log failed or
 // the op has nothing to wait for.
 func (l *Log) pushOp(op pendingOp) {
+	op.endPos = l.lq.WritePos()
 	ready, err := l.pending.push(op)
 	switch {
 	case err != nil:

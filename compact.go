@@ -14,7 +14,9 @@ import (
 // covered by a snapshot). FirstIndex moves to index at once and reads below
 // it get ErrCompacted; log and index files that hold only compacted entries
 // are deleted in the background, each once no reader or iterator is still
-// in it. The file holding the new first entry is kept, and so is the file
+// in it. A log file whose items are not all durable yet is left for a later
+// compaction (index may be above DurableIndex: a leader may apply entries
+// its followers made durable before its own disk did). The file holding the new first entry is kept, and so is the file
 // being written. An index above LastIndex+1 compacts to LastIndex+1. The
 // future completes with the new FirstIndex once the change is durable (a
 // crash leaves the log as before or as after it).
@@ -83,7 +85,12 @@ func (l *Log) compactLocked(index uint64) *pipeline.Future[uint64] {
 	}
 	l.setFirst(index, prevTerm)
 	l.terms.compact(index)
-	l.deleteBelow(index, pos)
+	// Files are deleted only below what is durable: a file whose writes
+	// or fdatasync are still to come must stay open (a Raft leader may
+	// apply, snapshot and compact entries its followers made durable
+	// before its own disk has). What this leaves, a later compaction
+	// deletes.
+	l.deleteBelow(index, min(pos, l.durablePos.Load()))
 	return pipeline.Completed(index, nil)
 }
 

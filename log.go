@@ -58,6 +58,10 @@ type Log struct {
 	lastIndex    atomic.Uint64
 	lastTerm     atomic.Uint64
 	durableIndex atomic.Uint64
+	// durablePos is a log position below which every item is durable, so
+	// that no write or fdatasync of a file wholly below it is still to
+	// come: compaction closes and deletes only such files. It may lag.
+	durablePos atomic.Int64
 
 	terms         termRuns     // terms of recent indexes, for Term and FindMatch
 	pending       pendingQueue // guarded by its own lock; see pending.go
@@ -193,6 +197,7 @@ func (l *Log) open() error {
 	l.lastIndex.Store(res.LastIndex)
 	l.lastTerm.Store(res.LastTerm)
 	l.durableIndex.Store(res.LastIndex)
+	l.durablePos.Store(res.WritePos) // restore synced the tail
 	l.curFile = res.WritePos / opts.LogFileSize
 	runs := []termRun{{first: res.TailFirst - 1, term: res.BaseTerm}}
 	for _, ts := range res.TermStarts {

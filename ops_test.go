@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,6 +153,57 @@ func TestCompactTo(t *testing.T) {
 	}
 	_, err = l.Entry(849)
 	require.ErrorIs(t, err, ErrCompacted)
+}
+
+// TestCompactBeyondDurable compacts entries whose fdatasyncs are still to
+// come, as a Raft leader may (it can apply, snapshot and compact what its
+// followers made durable before its own disk has). No file may be closed
+// under the writer: every append must still succeed, and the files go once
+// they are durable, at a later compaction.
+func TestCompactBeyondDurable(t *testing.T) {
+	dir := t.TempDir()
+	const maxSize = 1400
+	release := make(chan struct{})
+	var held atomic.Bool
+	held.Store(true)
+	fsys := vfs.NewErrorFS(vfs.Default, vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpSync && strings.HasSuffix(name, ".log") && held.Load() {
+			<-release // the log files' fdatasyncs wait: nothing becomes durable
+		}
+		return nil
+	}))
+	l, err := Open(dir, memOptions(fsys))
+	require.NoError(t, err)
+	var futs []interface {
+		Wait(context.Context) (uint64, error)
+	}
+	for i := uint64(1); i <= 900; i += 50 { // about ten 64 KiB files
+		es := make([]Entry, 0, 50)
+		for j := i; j < i+50; j++ {
+			es = append(es, entryFor(j, 1, maxSize))
+		}
+		futs = append(futs, l.Append(es))
+	}
+	require.Zero(t, l.DurableIndex())
+	files := logFiles(t, dir, ".log")
+	require.GreaterOrEqual(t, len(files), 9)
+
+	assert.Equal(t, uint64(850), waitOK[uint64](t, l.CompactTo(850)))
+	l.deletions.Wait()
+	assert.Subset(t, logFiles(t, dir, ".log"), files, "a file was deleted before its items were durable")
+
+	held.Store(false)
+	close(release)
+	for _, f := range futs {
+		waitOK[uint64](t, f) // fails if a file was closed under the writer
+	}
+	assert.Equal(t, uint64(851), waitOK[uint64](t, l.CompactTo(851)))
+	l.deletions.Wait()
+	assert.LessOrEqual(t, len(logFiles(t, dir, ".log")), 3, "the files below the first index go once durable")
+	for i := uint64(851); i <= 900; i++ {
+		checkEntry(t, l, i, 1, maxSize)
+	}
+	require.NoError(t, l.Close())
 }
 
 func TestCompactBefore(t *testing.T) {

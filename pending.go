@@ -16,6 +16,10 @@ type pendingOp struct {
 	fut       *pipeline.Future[uint64] // an Append; nil for the inner chunks of a large one
 	hs        *hardStateRequest        // a SetHardState
 	start     int64                    // Log.since() at submission, for the append latency
+	// endPos is the log's write position when the op was queued: every
+	// item below it is in a batch with a tag up to seq, so it is durable
+	// once seq is (see Log.durablePos).
+	endPos int64
 }
 
 // pendingQueue holds the calls in submission order until the force stage
@@ -126,6 +130,7 @@ func (l *Log) onForced(seq uint64) {
 		return
 	}
 	last := ops[len(ops)-1].lastIndex
+	l.durablePos.Store(ops[len(ops)-1].endPos)
 	if prev := l.durableIndex.Swap(last); last > prev {
 		l.m.Observe(metrics.FsyncEntries, float64(last-prev))
 	}

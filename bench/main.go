@@ -14,6 +14,9 @@
 //	             -size bytes per Append call, never waiting before the next call
 //	concurrent   -conc goroutines, each appending one entry and waiting
 //	rotation     pipelined with 1 MiB log files: the cost of rotating files
+//	steady       (only when named) pipelined on 64 MiB log files with
+//	             compaction behind it, keeping the last 64 MiB of entries:
+//	             a leader that snapshots, freeing whole files as it appends
 //	reopen       Open of a log of -reopen-size bytes of 1 KiB entries after a
 //	             clean Close (the log is written first, untimed, as "fill")
 //	seq-read     an Iterator (ReuseBuffers) over everything in that log (warm
@@ -23,7 +26,7 @@
 // The raw lines are what the directory's disk does without raftlog, one
 // bound per raftlog line: pwrite+fdatasync of the bytes raftlog made durable
 // per fdatasync (batch-wait, concurrent), a writer goroutine and an
-// fdatasync goroutine over the same bytes (pipelined, rotation), 1 MiB
+// fdatasync goroutine over the same bytes (pipelined, rotation, steady), 1 MiB
 // sequential pwrites (fill), 1 MiB preads of the log files just written
 // (seq-read) and preads of one item's size at random offsets (random-read).
 // The reads are warm: dropping the page cache needs root.
@@ -61,14 +64,22 @@ type config struct {
 	stopAt     uint64 // pipelined: stop once LastIndex reaches it (fill)
 }
 
-// workloadOrder is the order of -workload all: the append workloads, then the
-// read workloads, which share one log written by "fill".
-var workloadOrder = []string{"batch-wait", "pipelined", "concurrent", "rotation", "reopen", "seq-read", "random-read"}
+// knownWorkloads is every workload, in the order they run: the append
+// workloads, then the read workloads, which share one written log.
+var knownWorkloads = []string{"batch-wait", "pipelined", "concurrent", "rotation", "steady", "reopen", "seq-read", "random-read"}
+
+// optionalWorkloads run only when -workload names them.
+var optionalWorkloads = []string{"steady"}
+
+// workloadOrder is -workload all: every workload but the optional ones.
+var workloadOrder = slices.DeleteFunc(slices.Clone(knownWorkloads), func(w string) bool {
+	return slices.Contains(optionalWorkloads, w)
+})
 
 func main() {
 	var c config
 	flag.StringVar(&c.dir, "dir", "", "directory to run in (default: a new temporary directory on the local disk, removed afterwards)")
-	flag.StringVar(&c.workload, "workload", "all", "comma-separated list of "+strings.Join(workloadOrder, ", ")+", or all")
+	flag.StringVar(&c.workload, "workload", "all", "comma-separated list of "+strings.Join(knownWorkloads, ", ")+", or all (all but "+strings.Join(optionalWorkloads, ", ")+")")
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "how long each timed workload (and its raw bound) runs")
 	flag.IntVar(&c.batch, "batch", 64, "entries per Append call")
 	flag.IntVar(&c.size, "size", 128, "bytes of data per entry (append workloads)")
@@ -125,12 +136,12 @@ func selectWorkloads(spec string) ([]string, error) {
 	}
 	want := strings.Split(spec, ",")
 	for _, w := range want {
-		if !slices.Contains(workloadOrder, strings.TrimSpace(w)) {
-			return nil, fmt.Errorf("unknown workload %q (want %s or all)", w, strings.Join(workloadOrder, ", "))
+		if !slices.Contains(knownWorkloads, strings.TrimSpace(w)) {
+			return nil, fmt.Errorf("unknown workload %q (want %s or all)", w, strings.Join(knownWorkloads, ", "))
 		}
 	}
 	var ws []string
-	for _, w := range workloadOrder {
+	for _, w := range knownWorkloads {
 		if slices.ContainsFunc(want, func(s string) bool { return strings.TrimSpace(s) == w }) {
 			ws = append(ws, w)
 		}

@@ -43,6 +43,7 @@ func TestWorkloads(t *testing.T) {
 		{"pipelined", []string{"raw-pipelined", "pipelined"}},
 		{"concurrent", []string{"raw-concurrent", "concurrent"}},
 		{"rotation", []string{"raw-rotation", "rotation"}},
+		{"steady", []string{"raw-steady", "steady"}},
 		{"reopen", []string{"raw-seq-write", "fill", "reopen"}},
 		{"seq-read", []string{"raw-seq-write", "fill", "raw-seq-read", "seq-read"}},
 		{"random-read", []string{"raw-seq-write", "fill", "raw-random-read", "random-read"}},
@@ -105,6 +106,20 @@ func TestRotationRotates(t *testing.T) {
 	assert.Contains(t, rot.Note, "× pipelined's entries/s")
 }
 
+// TestSteadyCompacts checks that the steady workload frees files as it
+// appends: with 64 KiB files it compacts many times in 300 ms.
+func TestSteadyCompacts(t *testing.T) {
+	c := shortConfig(t, "steady")
+	c.raw = false
+	c.duration = 300 * time.Millisecond
+	c.fileSize = 64 << 10
+	c.size = 1024
+	rows, err := run(c)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Regexp(t, `, [1-9][0-9]* log files deleted by compaction`, rows[0].Note)
+}
+
 func checkJSON(t *testing.T, path string, rows []result) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -158,6 +173,7 @@ func TestSelectWorkloads(t *testing.T) {
 		{"", workloadOrder, false},
 		{"seq-read", []string{"seq-read"}, false},
 		{"random-read, pipelined", []string{"pipelined", "random-read"}, false},
+		{"steady,batch-wait", []string{"batch-wait", "steady"}, false},
 		{"pipelined,bogus", nil, true},
 	}
 	for _, tt := range tests {

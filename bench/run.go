@@ -77,7 +77,7 @@ func runAll(root string, c config, workloads []string) (rows []result, err error
 		case "batch-wait", "concurrent":
 			// The same bytes per fdatasync as raftlog made durable.
 			b, err = rawSyncEach(f, c.duration, "raw-"+w, st.bytesPerFsync(), float64(st.entries)/float64(max(1, st.fsyncs)))
-		case "pipelined", "rotation":
+		case "pipelined", "rotation", "steady":
 			// Chunks of one Append call's encoded bytes, as many unsynced
 			// as the workload keeps in flight.
 			b, err = rawPipeline(f, c.duration, "raw-"+w, c.batch*st.itemSize(), c.batch, max(1, c.inflight/c.batch))

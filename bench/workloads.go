@@ -19,6 +19,11 @@ import (
 // enough that a run rotates hundreds of times.
 const rotationFileSize = 1 << 20
 
+// steadyFileSize is the steady workload's log file size (unless -filesize
+// is given): small enough that compaction frees several files in a few
+// seconds. It keeps one file's worth of entries.
+const steadyFileSize = 64 << 20
+
 func options(c config, fileSize int64) (raftlog.Options, error) {
 	// Warnings (slow fdatasyncs, failures) stay visible; the info lines of
 	// every Open would break up the table.
@@ -35,28 +40,30 @@ func options(c config, fileSize int64) (raftlog.Options, error) {
 // appendStats is what Log.Metrics says about a run: the fdatasyncs counted
 // by the engine, not guessed from the workload.
 type appendStats struct {
-	fsyncs        int64
-	encodedBytes  int64 // encoded bytes appended (headers and CRCs included)
-	entries       int64
-	fsyncBytes    float64 // bytes made durable by those fdatasyncs
-	fsyncSeconds  float64 // time spent in those fdatasyncs
-	rotations     uint64
-	allocWaits    uint64
-	idxRoomWaits  uint64
-	appendLatency metrics.HistogramSnapshot
+	fsyncs          int64
+	encodedBytes    int64 // encoded bytes appended (headers and CRCs included)
+	entries         int64
+	fsyncBytes      float64 // bytes made durable by those fdatasyncs
+	fsyncSeconds    float64 // time spent in those fdatasyncs
+	rotations       uint64
+	allocWaits      uint64
+	idxRoomWaits    uint64
+	logFilesDeleted uint64
+	appendLatency   metrics.HistogramSnapshot
 }
 
 func statsBetween(before, after metrics.Snapshot) appendStats {
 	return appendStats{
-		fsyncs:        int64(after.FsyncLatency.Count - before.FsyncLatency.Count),
-		encodedBytes:  int64(after.BytesAppended - before.BytesAppended),
-		entries:       int64(after.EntriesAppended - before.EntriesAppended),
-		fsyncBytes:    after.FsyncBytes.Sum - before.FsyncBytes.Sum,
-		fsyncSeconds:  after.FsyncLatency.Sum - before.FsyncLatency.Sum,
-		rotations:     after.FileRotations - before.FileRotations,
-		allocWaits:    after.FileAllocWaits - before.FileAllocWaits,
-		idxRoomWaits:  after.IdxRoomWaits - before.IdxRoomWaits,
-		appendLatency: after.AppendLatency,
+		fsyncs:          int64(after.FsyncLatency.Count - before.FsyncLatency.Count),
+		encodedBytes:    int64(after.BytesAppended - before.BytesAppended),
+		entries:         int64(after.EntriesAppended - before.EntriesAppended),
+		fsyncBytes:      after.FsyncBytes.Sum - before.FsyncBytes.Sum,
+		fsyncSeconds:    after.FsyncLatency.Sum - before.FsyncLatency.Sum,
+		rotations:       after.FileRotations - before.FileRotations,
+		allocWaits:      after.FileAllocWaits - before.FileAllocWaits,
+		idxRoomWaits:    after.IdxRoomWaits - before.IdxRoomWaits,
+		logFilesDeleted: after.LogFilesDeleted - before.LogFilesDeleted,
+		appendLatency:   after.AppendLatency,
 	}
 }
 
@@ -80,8 +87,11 @@ func (s appendStats) bytesPerFsync() int {
 // runAppend runs one append workload on a new log in dir.
 func runAppend(dir, workload string, c config) (result, appendStats, error) {
 	fileSize := c.fileSize
-	if workload == "rotation" {
+	switch {
+	case workload == "rotation":
 		fileSize = rotationFileSize
+	case workload == "steady" && fileSize == 0:
+		fileSize = steadyFileSize
 	}
 	opts, err := options(c, fileSize)
 	if err != nil {
@@ -106,6 +116,9 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 	case "rotation":
 		name = fmt.Sprintf("raftlog rotation 1 MiB files, pipelined %d×%dB", c.batch, c.size)
 		body = func(stop *atomic.Bool, rec *recorder) error { return pipelined(log, c, stop, rec) }
+	case "steady":
+		name = fmt.Sprintf("raftlog steady %d MiB files, compacting, %d×%dB", fileSize>>20, c.batch, c.size)
+		body = func(stop *atomic.Bool, rec *recorder) error { return steady(log, c, fileSize, stop, rec) }
 	default:
 		log.Close()
 		return result{}, appendStats{}, fmt.Errorf("unknown append workload %q", workload)
@@ -140,6 +153,9 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 			time.Duration(after.WriteLatency.Max*1e9).Round(time.Microsecond),
 			time.Duration(after.FsyncLatency.Max*1e9).Round(time.Microsecond))
 	}
+	if workload == "steady" {
+		r.Note += fmt.Sprintf(", %d log files deleted by compaction", st.logFilesDeleted)
+	}
 	if st.rotations > 0 || st.allocWaits > 0 || st.idxRoomWaits > 0 {
 		r.Note += fmt.Sprintf(", %d file rotations, FileAllocWaits %d, IdxRoomWaits %d",
 			st.rotations, st.allocWaits, st.idxRoomWaits)
@@ -169,6 +185,44 @@ func number(es []raftlog.Entry, first uint64) {
 // c.inflight entries not yet durable; each batch's latency runs from its
 // Append call to its future's completion.
 func pipelined(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) error {
+	return pipelinedWith(log, c, stop, rec, nil)
+}
+
+// steady is pipelined with compaction behind it, as a leader that applies
+// and snapshots: whenever a quarter of a file's worth more has been
+// appended, it compacts to keep the last keepBytes worth of entries,
+// without waiting, so that whole files are freed while it appends.
+func steady(log *raftlog.Log, c config, keepBytes int64, stop *atomic.Bool, rec *recorder) error {
+	keep := uint64(max(1, keepBytes/logqueue.EncodedSize(0, c.size)))
+	next := log.LastIndex() + keep + keep/4
+	var compactErr atomic.Pointer[error]
+	err := pipelinedWith(log, c, stop, rec, func() error {
+		if p := compactErr.Load(); p != nil {
+			return *p
+		}
+		last := log.LastIndex()
+		if last < next {
+			return nil
+		}
+		next = last + keep/4
+		log.CompactTo(last - keep).OnComplete(func(_ uint64, err error) {
+			if err != nil {
+				compactErr.CompareAndSwap(nil, &err)
+			}
+		})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if p := compactErr.Load(); p != nil {
+		return fmt.Errorf("compaction: %w", *p)
+	}
+	return nil
+}
+
+// pipelinedWith is pipelined, calling after (when set) after each Append.
+func pipelinedWith(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder, after func() error) error {
 	batch := c.batch
 	es := makeEntries(batch, c.size)
 	slots := max(1, c.inflight/batch)
@@ -187,6 +241,11 @@ func pipelined(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) err
 		// Append returns at once unless back-pressure holds it: the
 		// longest call is the longest stall the leader would see.
 		rec.call(time.Since(start))
+		if after != nil {
+			if err := after(); err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+			}
+		}
 		fut.OnComplete(func(_ uint64, err error) {
 			if err != nil {
 				firstErr.CompareAndSwap(nil, &err)
