@@ -362,12 +362,69 @@ func TestDeleteBeforeConcurrentReads(t *testing.T) {
 	assert.Len(t, names, len(q.Files()), "disk and queue agree")
 }
 
+// TestDeleteCrashWhileTrimming crashes the machine (losing part of what was
+// not synced) at each file operation of a deletion in turn: the rename to
+// the .tmp name, the directory sync, each cut, the remove. Whatever the
+// crash kept, the queue opens again (a log file is never left under its
+// name with the wrong size), leftovers are removed, and the items of the
+// files that were not deleted all read back.
+func TestDeleteCrashWhileTrimming(t *testing.T) {
+	k := 1
+	for ; ; k++ {
+		mem := vfs.NewMem()
+		var ops atomic.Int64
+		var deleting atomic.Bool
+		var image atomic.Pointer[vfs.MemFS]
+		rng := rand.New(rand.NewPCG(uint64(k), 7))
+		fsys := vfs.NewErrorFS(mem, vfs.InjectorFunc(func(op vfs.Op, name string) error {
+			if deleting.Load() && op != vfs.OpRead && ops.Add(1) == int64(k) {
+				image.Store(mem.CrashWithLoss(rng))
+			}
+			return nil
+		}))
+		opts, tags := testOptions(t, fsys)
+		opts.Prealloc = Fallocate // no zeroer writing meanwhile
+		q := openQueue(t, opts)
+		require.NoError(t, q.StartWriting(0, 1))
+		items := addUntil(t, q, tags, 1, 700, 1, 3*testFileSize+100, 1)
+		deleting.Store(true)
+		n, err := waitFor(t, q.DeleteBefore(2*testFileSize))
+		deleting.Store(false)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		require.NoError(t, q.Close())
+		img := image.Load()
+		if img == nil {
+			break // k is past the deletion's last operation
+		}
+		opts2, _ := testOptions(t, img)
+		q2 := openQueue(t, opts2) // fails on a log file of the wrong size
+		names, err := img.List("log")
+		require.NoError(t, err)
+		for _, name := range names {
+			assert.False(t, strings.HasSuffix(name, tmpSuffix), "crash at operation %d: leftover %s", k, name)
+		}
+		var kept []item
+		for _, it := range items {
+			if it.pos >= 2*testFileSize {
+				kept = append(kept, it)
+			}
+		}
+		checkRead(t, q2, kept)
+		require.NoError(t, q2.Close())
+	}
+	// Two files, each renamed, the directory synced, cut seven times and
+	// removed, then one last directory sync.
+	require.Greater(t, k, 2*10)
+}
+
 func TestDeleteBeforeErrors(t *testing.T) {
 	checkNoLeak(t)
 	mem := vfs.NewMem()
 	var failRemove atomic.Bool
 	fsys := vfs.NewErrorFS(mem, vfs.InjectorFunc(func(op vfs.Op, name string) error {
-		if op == vfs.OpRemove && failRemove.Load() && strings.HasSuffix(name, fileName(testFileSize)) {
+		// The file is renamed to its .tmp name before it is removed.
+		if op == vfs.OpRemove && failRemove.Load() && strings.HasSuffix(name, fileName(testFileSize)+tmpSuffix) {
 			return vfs.ErrInjected
 		}
 		return nil
