@@ -18,8 +18,9 @@ import (
 // files go at once from Files() and from reads (ReadItem and Scanner of a
 // position in them give ErrNoFile, a new Reader too); a reader already in
 // one keeps reading it (a Reader for as long as it stays in it). Each file
-// is then closed and removed on the Executor once its last reader has let
-// go, and the directory is synced after the last of them. The future
+// is then removed on the Executor once its last reader has let go: renamed
+// to its ".tmp" name (directory synced), cut down in steps (see trimStep),
+// closed and removed; the directory is synced after the last of them. The future
 // completes with the number of files this call took out, and the first
 // error of the removal (a file already gone from the directory is not one).
 // Files an earlier call took out are not counted again, so the call is

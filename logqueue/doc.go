@@ -103,8 +103,9 @@
 // nothing is in flight, and the files after the new position are reused as
 // they are, their old items left stale behind a new epoch. DeleteBefore
 // (delete_files.go) drops whole files below a position, for compaction:
-// they leave Files() and the read paths at once, and are closed and removed
-// on the Executor once no reader holds them (file_refs.go: ReadItem and
+// they leave Files() and the read paths at once, and are renamed to a
+// ".tmp" name, cut down in steps, closed and removed on the Executor once no
+// reader holds them (file_refs.go: ReadItem and
 // Scanner.Next hold their file for one read, a Reader for as long as it is
 // positioned in it). A Reader (reader.go) reads items in order for
 // replication: written bytes by pread in large blocks, bytes still in flight
