@@ -220,6 +220,12 @@ func (l *Log) open() error {
 	if err := l.lq.StartWriting(res.WritePos, l.epoch); err != nil {
 		return classify(err)
 	}
+	if st.FirstIndex > 1 {
+		// Log files wholly below the first index that a compaction left
+		// (it deletes only what was durable) or a crash interrupted the
+		// removal of: everything before the write position is durable now.
+		l.countDeleted(metrics.LogFilesDeleted, l.lq.DeleteBefore(st.FirstPos-st.FirstPos%opts.LogFileSize))
+	}
 	return nil
 }
 
