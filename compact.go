@@ -15,9 +15,10 @@ import (
 // it get ErrCompacted; log and index files that hold only compacted entries
 // are deleted in the background, each once no reader or iterator is still
 // in it. A log file whose items are not all durable yet is left for a later
-// compaction (index may be above DurableIndex: a leader may apply entries
-// its followers made durable before its own disk did). The file holding the new first entry is kept, and so is the file
-// being written. An index above LastIndex+1 compacts to LastIndex+1. The
+// compaction or the next Open (index may be above DurableIndex: a leader
+// may apply entries its followers made durable before its own disk did).
+// The file holding the new first entry is kept, and so is the file being
+// written. An index above LastIndex+1 compacts to LastIndex+1. The
 // future completes with the new FirstIndex once the change is durable (a
 // crash leaves the log as before or as after it).
 func (l *Log) CompactTo(index uint64) *pipeline.Future[uint64] {
@@ -88,8 +89,8 @@ func (l *Log) compactLocked(index uint64) *pipeline.Future[uint64] {
 	// Files are deleted only below what is durable: a file whose writes
 	// or fdatasync are still to come must stay open (a Raft leader may
 	// apply, snapshot and compact entries its followers made durable
-	// before its own disk has). What this leaves, a later compaction
-	// deletes.
+	// before its own disk has). What this leaves, a later compaction or
+	// the next Open deletes.
 	l.deleteBelow(index, min(pos, l.durablePos.Load()))
 	return pipeline.Completed(index, nil)
 }
@@ -98,9 +99,14 @@ func (l *Log) compactLocked(index uint64) *pipeline.Future[uint64] {
 // the log files below the one holding pos. Failures to delete leave files
 // behind but lose nothing; they are reported through the deletion futures.
 func (l *Log) deleteBelow(index uint64, pos int64) {
-	fileSize := l.opts.LogFileSize
-	l.countDeleted(metrics.LogFilesDeleted, l.lq.DeleteBefore(pos-pos%fileSize))
+	l.deleteLogFilesBelow(pos)
 	l.countDeleted(metrics.IdxFilesDeleted, l.iq.CompactTo(index))
+}
+
+// deleteLogFilesBelow removes, in the background, the log files below the
+// one holding pos.
+func (l *Log) deleteLogFilesBelow(pos int64) {
+	l.countDeleted(metrics.LogFilesDeleted, l.lq.DeleteBefore(pos-pos%l.opts.LogFileSize))
 }
 
 // countDeleted records the files a background deletion removed, and logs

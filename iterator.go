@@ -14,10 +14,10 @@ type IterOptions struct {
 	// ReuseBuffers makes what Next returns valid only until the next call
 	// of Next: that call reads into the blocks the entries of the previous
 	// one pointed into, instead of new ones, and returns its entries in
-	// the same []Entry. It suits a
-	// caller that is done with each batch (has encoded or sent it) before
-	// asking for the next, as a replication loop is, and saves zeroing a
-	// fresh block and collecting it for every ReadAhead bytes read.
+	// the same []Entry. It suits a caller that is done with each batch
+	// (has encoded or sent it) before asking for the next, as a
+	// replication loop is, and saves zeroing a fresh block and collecting
+	// it for every ReadAhead bytes read.
 	ReuseBuffers bool
 }
 

@@ -224,7 +224,7 @@ func (l *Log) open() error {
 		// Log files wholly below the first index that a compaction left
 		// (it deletes only what was durable) or a crash interrupted the
 		// removal of: everything before the write position is durable now.
-		l.countDeleted(metrics.LogFilesDeleted, l.lq.DeleteBefore(st.FirstPos-st.FirstPos%opts.LogFileSize))
+		l.deleteLogFilesBelow(st.FirstPos)
 	}
 	return nil
 }
@@ -240,12 +240,10 @@ func (l *Log) putRecovered(res restore.Result) error {
 		if err := l.iq.WaitRoom(n); err != nil {
 			return err
 		}
-		for _, pos := range positions[:n] {
-			if err := l.iq.Put(index, pos); err != nil {
-				return err
-			}
-			index++
+		if err := l.iq.PutRun(index, positions[:n]); err != nil {
+			return err
 		}
+		index += uint64(n)
 		l.iq.Durable(index - 1)
 		positions = positions[n:]
 	}

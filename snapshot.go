@@ -53,6 +53,6 @@ func (l *Log) InstallSnapshot(index, term uint64) *pipeline.Future[uint64] {
 	l.lastIndex.Store(index)
 	l.lastTerm.Store(term)
 	l.durableIndex.Store(index)
-	l.countDeleted(metrics.LogFilesDeleted, l.lq.DeleteBefore(pos-pos%l.opts.LogFileSize))
+	l.deleteLogFilesBelow(pos)
 	return pipeline.Completed(index, nil)
 }

@@ -20,8 +20,8 @@ import (
 // one keeps reading it (a Reader for as long as it stays in it). Each file
 // is then removed on the Executor once its last reader has let go: renamed
 // to its ".tmp" name (directory synced), cut down in steps (see trimStep),
-// closed and removed; the directory is synced after the last of them. The future
-// completes with the number of files this call took out, and the first
+// closed and removed; the directory is synced after the last of them. The
+// future completes with the number of files this call took out, and the first
 // error of the removal (a file already gone from the directory is not one).
 // Files an earlier call took out are not counted again, so the call is
 // idempotent. It may be called from any goroutine.

@@ -78,8 +78,8 @@ const (
 	// writer's, and the writer's fdatasync also writes back any zeros not
 	// yet synced, which at 192 KiB per sync (batch-wait 1024×128 B) gave
 	// 1.05–1.17 M entries/s with a p99 of 12–14 ms against 1.49–1.78 M and
-	// 1.4 ms with the zeroer paused. Below 128 KiB the saved journal
-	// commit is the larger part of each sync.
+	// 1.4 ms with the zeroer paused. Below 128 KiB the metadata writes it
+	// saves (the extent conversion) are the larger part of each sync.
 	zeroMaxSyncBytes = 128 << 10
 	// zeroSampleEvery is how often the zeroer looks at the writer's syncs.
 	zeroSampleEvery = 20 * time.Millisecond
@@ -147,7 +147,7 @@ func (z *zeroAhead) run() {
 			return
 		default:
 		}
-		pos, end, lf := z.claim()
+		pos, end, lf, ahead := z.claim()
 		if lf == nil {
 			if syncFile != nil {
 				if z.fail(syncFile.Sync()) {
@@ -186,7 +186,7 @@ func (z *zeroAhead) run() {
 		// Until the zeros are well ahead the writer is close behind them,
 		// and its fdatasync would write back any zeros not yet synced
 		// (fdatasync covers the whole file): sync each chunk then.
-		if unsynced >= z.syncEvery || !z.isAhead() {
+		if unsynced >= z.syncEvery || !ahead {
 			if z.fail(h.Sync()) {
 				return
 			}
@@ -197,8 +197,9 @@ func (z *zeroAhead) run() {
 
 // claim picks the next chunk to zero and marks it busy, or returns a nil
 // file when there is nothing to do now (far enough ahead, or the next file
-// is not allocated yet); then kickAt says when to look again.
-func (z *zeroAhead) claim() (pos, end int64, lf *logFile) {
+// is not allocated yet); then kickAt says when to look again. ahead says
+// whether the zeros have once been lead/4 ahead of the writer.
+func (z *zeroAhead) claim() (pos, end int64, lf *logFile, ahead bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	wp := z.q.writePos.Load()
@@ -223,11 +224,11 @@ func (z *zeroAhead) claim() (pos, end int64, lf *logFile) {
 	}
 	if z.pausedForLargeSyncs() {
 		z.kickAt.Store(wp + z.lead/4)
-		return 0, 0, nil
+		return 0, 0, nil, z.ahead
 	}
 	if z.zeroedTo >= wp+z.lead {
 		z.kickAt.Store(z.zeroedTo - z.lead + z.lead/4)
-		return 0, 0, nil
+		return 0, 0, nil, z.ahead
 	}
 	pos = z.zeroedTo
 	lf = z.q.fileFor(pos)
@@ -235,18 +236,11 @@ func (z *zeroAhead) claim() (pos, end int64, lf *logFile) {
 		// The next file is still being allocated; its allocation wakes
 		// the zeroer.
 		z.kickAt.Store(wp + z.chunk)
-		return 0, 0, nil
+		return 0, 0, nil, z.ahead
 	}
 	end = min(pos+z.chunk, lf.start+z.q.opts.FileSize)
 	z.busyStart, z.busyEnd = pos, end
-	return pos, end, lf
-}
-
-// isAhead reports whether the zeros have been lead/4 ahead of the writer.
-func (z *zeroAhead) isAhead() bool {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	return z.ahead
+	return pos, end, lf, z.ahead
 }
 
 // pausedForLargeSyncs reports whether the writer's recent fdatasyncs were
