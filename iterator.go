@@ -49,6 +49,7 @@ type Iterator struct {
 type blockPool struct {
 	used, free [][]byte
 	made       int // blocks allocated rather than reused
+	reused     int // blocks taken from free
 }
 
 // maxFreeBlocks bounds what an idle Iterator keeps: one Next call with a
@@ -60,6 +61,7 @@ func (p *blockPool) alloc(n int) []byte {
 		if b := p.free[i]; cap(b) >= n {
 			p.free = append(p.free[:i], p.free[i+1:]...)
 			p.used = append(p.used, b[:n])
+			p.reused++
 			return b[:n]
 		}
 	}

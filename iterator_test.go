@@ -74,8 +74,9 @@ func TestIteratorReuseBuffers(t *testing.T) {
 			// reuse, the blocks made stay at a handful whatever the count
 			// of calls and blocks.
 			require.Greater(t, reads, 20)
-			t.Logf("%d calls, %d blocks made", reads, it.blocks.made)
+			t.Logf("%d calls, %d blocks made, %d reused", reads, it.blocks.made, it.blocks.reused)
 			require.LessOrEqual(t, it.blocks.made, maxFreeBlocks+4)
+			require.Greater(t, it.blocks.reused, it.blocks.made, "the reads went into recycled blocks")
 		})
 	}
 }

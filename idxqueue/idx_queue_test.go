@@ -526,6 +526,10 @@ func TestPutRun(t *testing.T) {
 			_, err = q.Position(tc.putThru + 1)
 			require.ErrorIs(t, err, ErrNotFound)
 			require.ErrorIs(t, q.Put(tc.putThru+2, 1), ErrNotConsecutive, "the next Put follows what is in")
+			// putThru+1 is the next index: it goes in, or finds the map
+			// full, but is never out of order.
+			err = q.Put(tc.putThru+1, pos(tc.putThru+1))
+			require.NotErrorIs(t, err, ErrNotConsecutive, "the next Put follows what is in")
 		})
 	}
 }
