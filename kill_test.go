@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,7 +25,10 @@ var killRounds = flag.Int("kill.rounds", 20, "rounds of TestKill (SIGKILL of a c
 const (
 	killEnvDir  = "RAFTLOG_KILL_CHILD_DIR"
 	killEnvTerm = "RAFTLOG_KILL_CHILD_TERM"
-	killMaxData = 3000
+	// killEnvCompact, when set, makes the child compact as it appends,
+	// keeping about that many entries (TestKillRecycled).
+	killEnvCompact = "RAFTLOG_KILL_CHILD_COMPACT"
+	killMaxData    = 3000
 	// killChildLimit ends a child whose parent went away without killing it.
 	killChildLimit = time.Minute
 )
@@ -53,6 +57,11 @@ func TestKillChild(t *testing.T) {
 	// One write(2) per line, so a line is whole in the pipe or not at all.
 	out := os.Stdout
 	fmt.Fprintf(out, "open %d\n", l.LastIndex())
+	var keep uint64
+	if v := os.Getenv(killEnvCompact); v != "" {
+		keep, err = strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err)
+	}
 	rng := rand.New(rand.NewPCG(term, uint64(os.Getpid())))
 	type call struct {
 		first, last uint64
@@ -61,7 +70,10 @@ func TestKillChild(t *testing.T) {
 	var inflight []call
 	next := l.LastIndex() + 1
 	deadline := time.Now().Add(killChildLimit)
-	for time.Now().Before(deadline) {
+	for calls := 1; time.Now().Before(deadline); calls++ {
+		if keep > 0 && calls%16 == 0 && next > keep {
+			l.CompactTo(next - keep) // a failure shows in the appends
+		}
 		n := 1 + rng.Uint64N(12)
 		es := make([]Entry, 0, n)
 		for i := next; i < next+n; i++ {
@@ -96,14 +108,32 @@ func TestKill(t *testing.T) {
 	if os.Getenv(killEnvDir) != "" {
 		t.Skip("in the child")
 	}
+	runKillRounds(t, 0)
+}
+
+// TestKillRecycled is TestKill with children that compact as they append,
+// keeping about 100 entries (two or three 64 KiB files): the log files they
+// compact are kept as spares and become new log files, so the kills land
+// in the middle of recycling and the recovered ends lie in recycled space.
+func TestKillRecycled(t *testing.T) {
+	if os.Getenv(killEnvDir) != "" {
+		t.Skip("in the child")
+	}
+	runKillRounds(t, 100)
+}
+
+// runKillRounds runs the rounds of TestKill; keep > 0 has the children
+// compact, keeping about keep entries.
+func runKillRounds(t *testing.T, keep uint64) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	terms := map[uint64]uint64{} // acknowledged index → its term
 	var maxAcked uint64
+	sawSpares := 0 // rounds after which the directory held spare files
 	for round := 1; round <= *killRounds; round++ {
 		term := uint64(round)
 		killAfter := 1 + rng.IntN(150)
-		acks, lines := killOneChild(t, dir, term, killAfter)
+		acks, lines := killOneChild(t, dir, term, killAfter, keep)
 		for _, a := range acks {
 			for i := a[0]; i <= a[1]; i++ {
 				terms[i] = a[2]
@@ -111,12 +141,20 @@ func TestKill(t *testing.T) {
 			maxAcked = max(maxAcked, a[1])
 		}
 		msg := fmt.Sprintf("round %d (killed after %d acks)", round, killAfter)
+		if spares, err := filepath.Glob(filepath.Join(dir, "*.log.free")); err == nil && len(spares) > 0 {
+			sawSpares++
+		}
 
 		l, err := Open(dir, killOptions())
 		require.NoError(t, err, msg)
 		last := l.LastIndex()
 		require.GreaterOrEqual(t, last, maxAcked, "%s: acknowledged index %d lost; child said:\n%s", msg, maxAcked, lines)
-		for i := uint64(1); i <= maxAcked; i++ {
+		first := l.FirstIndex()
+		if keep == 0 {
+			require.Equal(t, uint64(1), first, msg)
+		}
+		require.LessOrEqual(t, first, maxAcked+1, msg)
+		for i := first; i <= maxAcked; i++ {
 			want := entryFor(i, terms[i], killMaxData)
 			e, err := l.Entry(i)
 			require.NoError(t, err, "%s: index %d", msg, i)
@@ -138,17 +176,29 @@ func TestKill(t *testing.T) {
 		t.Logf("%s: %d entries, %d recovered past the last acknowledgement", msg, last, last-maxAcked)
 		maxAcked = last
 	}
-	t.Logf("kill rounds run: %d, entries in the log: %d", *killRounds, maxAcked)
+	t.Logf("kill rounds run: %d, entries in the log: %d, rounds that left spare files: %d", *killRounds, maxAcked, sawSpares)
+	if keep > 0 {
+		// The children compacted, and the compacted files went to spares.
+		l, err := Open(dir, killOptions())
+		require.NoError(t, err)
+		first := l.FirstIndex()
+		require.NoError(t, l.Close())
+		require.Greater(t, first, maxAcked/2, "the children did not compact")
+		require.Positive(t, sawSpares, "no round left spare files behind")
+	}
 }
 
 // killOneChild starts a child, kills it with SIGKILL once it has printed
 // killAfter acknowledgements, and returns every acknowledgement it printed
 // (first, last, term), including those printed while the kill was on its
 // way, and its whole output for failure messages.
-func killOneChild(t *testing.T, dir string, term uint64, killAfter int) ([][3]uint64, string) {
+func killOneChild(t *testing.T, dir string, term uint64, killAfter int, keep uint64) ([][3]uint64, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), killEnvDir+"="+dir, killEnvTerm+"="+strconv.FormatUint(term, 10))
+	if keep > 0 {
+		cmd.Env = append(cmd.Env, killEnvCompact+"="+strconv.FormatUint(keep, 10))
+	}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr bytes.Buffer

@@ -140,11 +140,12 @@ func (l *Log) open() error {
 		return err
 	}
 	l.lq, err = logqueue.Open(logqueue.Options{
-		FS:       opts.fs,
-		Dir:      l.dir,
-		FileSize: opts.LogFileSize,
-		Prealloc: opts.Prealloc,
-		Executor: l.exec,
+		FS:           opts.fs,
+		Dir:          l.dir,
+		FileSize:     opts.LogFileSize,
+		Prealloc:     opts.Prealloc,
+		RecycleFiles: opts.SpareLogFiles,
+		Executor:     l.exec,
 		Writer: chainwriter.Options{
 			QueueSize:    opts.WriteQueueSize,
 			MaxWriteSize: opts.MaxWriteSize,

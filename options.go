@@ -37,6 +37,13 @@ type Options struct {
 	// writer. Default logqueue.ZeroAhead (see logqueue.PreallocMode for the
 	// measurements behind it).
 	Prealloc logqueue.PreallocMode
+	// SpareLogFiles is how many log files that compaction frees are kept,
+	// renamed "*.log.free", to become new log files instead of allocating
+	// them: their blocks were all written once, so the writer's fdatasyncs
+	// in them flush data only (see logqueue's recycle.go and PERFORMANCE.md,
+	// the steady workload). Each costs a file's worth of disk space. Default
+	// 2; negative keeps none.
+	SpareLogFiles int
 	// BackgroundWorkers is the size of the pool for background I/O (file
 	// preallocation). Default 2.
 	BackgroundWorkers int
@@ -95,6 +102,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.WriteQueueSize == 0 {
 		o.WriteQueueSize = 1024
+	}
+	switch {
+	case o.SpareLogFiles == 0:
+		o.SpareLogFiles = 2
+	case o.SpareLogFiles < 0:
+		o.SpareLogFiles = 0
 	}
 	if o.MaxWriteSize == 0 {
 		o.MaxWriteSize = 4 << 20

@@ -56,6 +56,7 @@ type config struct {
 	raw        bool
 	keep       bool
 	prealloc   string
+	spares     int
 	reopenSize int64
 	reopens    int
 	jsonPath   string
@@ -89,6 +90,7 @@ func main() {
 	flag.BoolVar(&c.raw, "raw", true, "also measure the raw disk limits for comparison")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directories")
 	flag.StringVar(&c.prealloc, "prealloc", "zeroahead", "how new log files are preallocated: zeroahead, fallocate, zerofill or sparse")
+	flag.IntVar(&c.spares, "spares", 0, "compacted log files kept for reuse as new ones (raftlog's SpareLogFiles: 0 the default, 2; -1 none); only steady compacts")
 	flag.Int64Var(&c.reopenSize, "reopen-size", 256<<20, "reopen, seq-read, random-read: bytes of 1 KiB entries in the log")
 	flag.IntVar(&c.reopens, "reopens", 3, "reopen: how many times the log is closed and opened")
 	flag.StringVar(&c.jsonPath, "json", "", "write all results as JSON to this file")

@@ -34,6 +34,7 @@ func options(c config, fileSize int64) (raftlog.Options, error) {
 		return opts, fmt.Errorf("-prealloc: %w", err)
 	}
 	opts.Prealloc = mode
+	opts.SpareLogFiles = c.spares
 	return opts, nil
 }
 

@@ -4,21 +4,28 @@ import (
 	"fmt"
 )
 
-// cutCleanRun is how many consecutive zero bytes CutTail must see before it
-// trusts that the rest of the file was never written. Writes are issued in
-// order, so a torn tail is bytes of the last few writes (at most a few
-// MaxWriteSize pwritevs in flight) just past the last valid item; the
-// preallocated zeros beyond them were never touched.
+// cutCleanRun bounds how far past the end of the log recovery looks for
+// the bytes of a torn tail. Writes are issued in order, so a torn tail is
+// bytes of the last few writes (at most a few MaxWriteSize pwritevs in
+// flight) just past the last valid item; beyond them lie preallocated
+// zeros, or the old bytes of a recycled file (recycle.go), which never
+// validate at their new positions.
 const cutCleanRun = 4 << 20
 
 // CutTail zero-fills the file holding pos from pos onward, through the dirty
-// region: until cutCleanRun consecutive zero bytes are seen or the file
-// ends. It then syncs the file, so that neither a later scan nor a rewrite
-// of the same positions can meet bytes of the torn tail. It returns the
-// bytes overwritten with zeros. With no file holding pos (an empty log, or
-// a log ending exactly at the end of its last file) there is nothing to cut
-// and it returns 0, nil. It is for recovery and must be called before
-// StartWriting (ErrWriting otherwise).
+// region: until cutCleanRun consecutive zero bytes are seen, cutCleanRun
+// bytes past pos are done, or the file ends. It then syncs the file, so that
+// a later scan of the same positions does not meet bytes of the torn tail
+// again. It returns the bytes overwritten with zeros. With no file holding
+// pos (an empty log, or a log ending exactly at the end of its last file)
+// there is nothing to cut and it returns 0, nil. It is for recovery and must
+// be called before StartWriting (ErrWriting otherwise).
+//
+// Safety does not depend on the cut: the owner starts a new epoch before it
+// writes again, and items of an older epoch after the current ones end the
+// log (package restore). So the bound costs nothing but tidiness, and keeps
+// an open after a crash in a recycled file, whose old bytes reach to its
+// end, from writing zeros over all of them.
 func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
 	if q.closed.Load() {
 		return 0, ErrClosed
@@ -40,8 +47,9 @@ func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
 	off := pos - lf.start
 	buf := make([]byte, min(int64(len(zeros)), fileSize-off))
 	// run counts the consecutive zero bytes just before off.
-	for run := int64(0); off < fileSize && run < cutCleanRun; {
-		b := buf[:min(int64(len(buf)), fileSize-off)]
+	end := min(fileSize, off+cutCleanRun)
+	for run := int64(0); off < end && run < cutCleanRun; {
+		b := buf[:min(int64(len(buf)), end-off)]
 		if err := readFull(lf, b, off); err != nil {
 			return zeroed, err
 		}

@@ -100,11 +100,32 @@ const (
 	trimPause = 2 * time.Millisecond
 )
 
-// remove closes and removes one file; the last one syncs the directory and
-// completes the future. The file is first renamed to a ".tmp" name (and the
-// directory synced), so that a crash while it is being cut down leaves a
-// leftover that Open removes, never a log file of the wrong size.
+// remove keeps one file as a spare (recycle.go) or, when there is no room
+// for one, closes and removes it; the last one syncs the directory and
+// completes the future. A removed file is first renamed to a ".tmp" name
+// (and the directory synced), so that a crash while it is being cut down
+// leaves a leftover that Open removes, never a log file of the wrong size.
 func (d *deletion) remove(lf *logFile) {
+	q := d.q
+	if kept, err := q.keepAsSpare(lf); kept || err != nil {
+		d.setErr(err)
+	} else {
+		d.unlink(lf)
+	}
+	if d.left.Add(-1) > 0 {
+		return
+	}
+	if err := q.opts.FS.SyncDir(q.opts.Dir); err != nil {
+		d.setErr(fmt.Errorf("logqueue: sync dir %s after removing log files: %w", q.opts.Dir, err))
+	}
+	d.mu.Lock()
+	err := d.err
+	d.mu.Unlock()
+	d.fut.Complete(d.n, err)
+}
+
+// unlink renames lf to its ".tmp" name, cuts it down, closes and removes it.
+func (d *deletion) unlink(lf *logFile) {
 	q := d.q
 	path := filepath.Join(q.opts.Dir, lf.name)
 	gone := path
@@ -119,16 +140,6 @@ func (d *deletion) remove(lf *logFile) {
 	if err := q.opts.FS.Remove(gone); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		d.setErr(fmt.Errorf("logqueue: remove %s: %w", gone, err))
 	}
-	if d.left.Add(-1) > 0 {
-		return
-	}
-	if err := q.opts.FS.SyncDir(q.opts.Dir); err != nil {
-		d.setErr(fmt.Errorf("logqueue: sync dir %s after removing log files: %w", q.opts.Dir, err))
-	}
-	d.mu.Lock()
-	err := d.err
-	d.mu.Unlock()
-	d.fut.Complete(d.n, err)
 }
 
 // trim renames a file being deleted to its ".tmp" name, syncs the

@@ -16,7 +16,9 @@
 // a file and fdatasync only flushes data. A file is created as name+".tmp",
 // its space reserved and synced, renamed into place and the directory
 // synced: a crash leaves no file or a whole one, and Open removes leftover
-// .tmp files.
+// .tmp files. Or it is made from a spare: a file that compaction freed,
+// kept as name+".free" and renamed into place (recycle.go, Options.
+// RecycleFiles), whose blocks were all written in its first life.
 //
 // # Items
 //
@@ -57,12 +59,14 @@
 // fdatasync'd; of the later writes, any subset of pages may have reached the
 // disk (write-back has no order). So after a crash, scanning from the last
 // durable item meets valid items, then either the clean end (zeros, or an end
-// marker and zeros) or a torn tail: bytes of unacknowledged writes, ending
-// within the dirty region the last writes covered. Recovery cuts that tail
-// with CutTail before writing again. Items of an earlier run left beyond the
-// cut carry an older epoch, which recovery (package restore) uses to stop;
-// an invalid item followed by valid ones of the current chain is corruption
-// of acknowledged data, which it refuses.
+// marker and zeros), the old bytes of a recycled file (which never validate
+// at their new positions), or a torn tail: bytes of unacknowledged writes,
+// ending within the dirty region the last writes covered. Recovery cuts
+// that tail with CutTail before writing again, looking at most cutCleanRun
+// (4 MiB) past the end. Items of an earlier run left beyond the cut carry an
+// older epoch, which recovery (package restore) uses to stop; an invalid
+// item followed by valid ones of the current chain is corruption of
+// acknowledged data, which it refuses.
 //
 // # Goroutines
 //
@@ -103,9 +107,10 @@
 // nothing is in flight, and the files after the new position are reused as
 // they are, their old items left stale behind a new epoch. DeleteBefore
 // (delete_files.go) drops whole files below a position, for compaction:
-// they leave Files() and the read paths at once, and are renamed to a
-// ".tmp" name, cut down in steps, closed and removed on the Executor once no
-// reader holds them (file_refs.go: ReadItem and
+// they leave Files() and the read paths at once and, on the Executor once
+// no reader holds them, are kept as spares (up to Options.RecycleFiles) or
+// renamed to a ".tmp" name, cut down in steps, closed and removed
+// (file_refs.go: ReadItem and
 // Scanner.Next hold their file for one read, a Reader for as long as it is
 // positioned in it). A Reader (reader.go) reads items in order for
 // replication: written bytes by pread in large blocks, bytes still in flight

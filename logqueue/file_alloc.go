@@ -42,7 +42,22 @@ type logFile struct {
 	// del is set by DeleteBefore before it drops the list's reference, so
 	// whoever drops the last one sees it.
 	del *deletion
+	// origin says what the file's blocks hold beyond the log: set when the
+	// file is made, for the zeroer.
+	origin fileOrigin
 }
+
+// fileOrigin is where a log file came from.
+type fileOrigin uint8
+
+const (
+	// foundAtOpen: the file was there when the queue was opened.
+	foundAtOpen fileOrigin = iota
+	// allocated: made by allocFile in this run; unwritten beyond the log.
+	allocated
+	// recycled: made from a spare in this run; every block written once.
+	recycled
+)
 
 // fileName returns the base name of the log file starting at startPos.
 func fileName(startPos int64) string {
@@ -123,7 +138,19 @@ func allocFile(fsys vfs.FS, dir string, start, size int64, mode PreallocMode, st
 	if err != nil {
 		return nil, fmt.Errorf("logqueue: open %s: %w", path, err)
 	}
-	return &logFile{start: start, name: name, f: nf}, nil
+	return &logFile{start: start, name: name, f: nf, origin: allocated}, nil
+}
+
+// newFile makes the log file starting at start from a spare if there is
+// one (recycle.go), and allocates a new one otherwise.
+func (q *Queue) newFile(start int64) (*logFile, error) {
+	for spare := q.spares.take(); spare != ""; spare = q.spares.take() {
+		lf, err := recycleFile(q.opts.FS, q.opts.Dir, spare, start)
+		if lf != nil || err != nil {
+			return lf, err
+		}
+	}
+	return allocFile(q.opts.FS, q.opts.Dir, start, q.opts.FileSize, q.opts.Prealloc, q.closed.Load)
 }
 
 // errAllocStopped is returned by allocFile when its stop function asked it

@@ -6,16 +6,18 @@ package logqueue
 // visits, in log order:
 //
 //   - every byte position of the rest of pos's file whose bytes form a valid
-//     item (header and payload CRCs, both seeded with that position), up to
-//     the point where cutCleanRun consecutive zero bytes show that the rest
-//     was never written;
+//     item (header and payload CRCs, both seeded with that position), until
+//     cutCleanRun bytes have passed without a valid item header: past pos,
+//     or past the end of the last item whose header validated;
 //   - then the items of each later file, read in order from its start for
 //     as long as they validate.
 //
-// visit returns false to stop. The search costs little in the common case
-// (zeros after the end, preallocated zeros in the next file) and reads more
-// only when there are bytes to explain. It reads the files only, so it is for
-// recovery, before StartWriting.
+// The space after the end of the log is preallocated zeros, or the old
+// bytes of a recycled file (recycle.go), which never validate at their new
+// positions; a torn tail is bytes of the last writes, whose items' headers
+// lie less than cutCleanRun apart. visit returns false to stop. The search
+// reads at most about cutCleanRun bytes past the last item it finds. It
+// reads the files only, so it is for recovery, before StartWriting.
 func (q *Queue) FindItems(pos int64, visit func(m ItemMeta, at int64) bool) error {
 	if q.closed.Load() {
 		return ErrClosed
@@ -49,32 +51,31 @@ func (q *Queue) FindItems(pos int64, visit func(m ItemMeta, at int64) bool) erro
 	return nil
 }
 
-// findInFile tries every position of lf from pos on, block by block.
+// findInFile tries every position of lf from pos on, block by block. A
+// valid item is skipped whole after it is visited: no other item can start
+// inside it and validate, since writing one would have changed its bytes.
 func (q *Queue) findInFile(lf *logFile, pos int64, visit func(ItemMeta, int64) bool) (stop bool, err error) {
 	fileSize := q.opts.FileSize
 	block := make([]byte, min(scanBlock, fileSize))
-	zeroRun := int64(0)
-	for off := pos - lf.start; off < fileSize && zeroRun < cutCleanRun; {
+	off := pos - lf.start
+	quiet := off // file offset after the last valid header or item seen
+	for off < fileSize && off-quiet < cutCleanRun {
 		b := block[:min(int64(len(block)), fileSize-off)]
 		if err := readFull(lf, b, off); err != nil {
 			return false, err
 		}
-		first, last := dirtyRange(b)
-		if first < 0 {
-			zeroRun += int64(len(b))
-			off += int64(len(b))
-			continue
-		}
-		if zeroRun+int64(first) >= cutCleanRun {
-			return false, nil
-		}
-		zeroRun = int64(len(b) - 1 - last)
 		// Positions whose header would run past this block are tried again
 		// at the start of the next one; at the end of the file they cannot
 		// hold a header at all.
 		limit := len(b) - ItemHeaderSize + 1
 		if limit <= 0 {
 			break
+		}
+		next := off + int64(limit)
+		first, _ := dirtyRange(b[:limit+offKind])
+		if first < 0 {
+			off = next
+			continue
 		}
 		// A header has its kind byte (1 for an item) at offKind, so none
 		// starts more than offKind bytes before the first non-zero byte.
@@ -83,10 +84,14 @@ func (q *Queue) findInFile(lf *logFile, pos int64, visit func(ItemMeta, int64) b
 				continue
 			}
 			at := lf.start + off + int64(i)
-			kind, _, _, err := DecodeHeader(b[i:i+ItemHeaderSize], at, fileSize-(off+int64(i)))
+			kind, _, totLen, err := DecodeHeader(b[i:i+ItemHeaderSize], at, fileSize-(off+int64(i)))
 			if err != nil || kind != KindItem {
 				continue
 			}
+			// A header that validates at this position was written here,
+			// so the item it starts, torn or not, ends at totLen: look at
+			// least cutCleanRun past that.
+			quiet = max(quiet, off+int64(i)+totLen)
 			m, _, _, err := q.ReadItem(at)
 			if err != nil {
 				continue
@@ -94,8 +99,13 @@ func (q *Queue) findInFile(lf *logFile, pos int64, visit func(ItemMeta, int64) b
 			if !visit(m, at) {
 				return true, nil
 			}
+			if quiet >= next {
+				next = quiet
+				break
+			}
+			i = int(quiet-off) - 1
 		}
-		off += int64(limit)
+		off = next
 	}
 	return false, nil
 }

@@ -74,6 +74,7 @@ type Queue struct {
 	// startAlloc reuses it when the writer gets there (truncate.go).
 	alloc      *pipeline.Future[*logFile]
 	allocStart int64
+	spares     spares     // compacted files kept for reuse (recycle.go)
 	zero       *zeroAhead // the ZeroAhead goroutine, nil in other modes
 	chunk      *chunk     // current encode buffer
 	pending    []segment  // [:npend] added since the last Flush
@@ -145,9 +146,19 @@ func Open(opts Options) (*Queue, error) {
 		mask: opts.FileSize - 1,
 		pool: newBufferPool(opts.BufferSize),
 	}
+	q.spares.max = opts.RecycleFiles
 	removed := false
 	for _, name := range names {
 		path := filepath.Join(opts.Dir, name)
+		if isSpareName(name) {
+			gone, err := q.adoptSpare(path)
+			if err != nil {
+				q.closeFiles()
+				return nil, err
+			}
+			removed = removed || gone
+			continue
+		}
 		if strings.HasSuffix(name, logSuffix+tmpSuffix) {
 			if err := fsys.Remove(path); err != nil {
 				q.closeFiles()
@@ -370,7 +381,7 @@ func (q *Queue) startAlloc(start int64) {
 	}
 	q.allocStart = start
 	q.alloc = pipeline.Run(q.opts.Executor, func() (*logFile, error) {
-		lf, err := allocFile(q.opts.FS, q.opts.Dir, start, q.opts.FileSize, q.opts.Prealloc, q.closed.Load)
+		lf, err := q.newFile(start)
 		if err != nil {
 			if !errors.Is(err, errAllocStopped) {
 				q.fail(err)

@@ -103,6 +103,10 @@ type Options struct {
 	Writer chainwriter.Options
 	// BufferSize is the size of a pooled encode buffer chunk. Default 1 MiB.
 	BufferSize int
+	// RecycleFiles is how many files DeleteBefore may keep as spares, to be
+	// renamed into place as new files instead of allocating them
+	// (recycle.go). Default 0: none.
+	RecycleFiles int
 	// OnAllocWait, if set, is called on the Add goroutine with the time Add
 	// waited for the next file to be allocated.
 	OnAllocWait func(nanos int64)
@@ -143,6 +147,9 @@ func (o *Options) validate() error {
 	}
 	if o.ZeroAheadLead < 64<<10 {
 		return fmt.Errorf("%w: ZeroAheadLead %d is below 64 KiB", ErrInvalidOptions, o.ZeroAheadLead)
+	}
+	if o.RecycleFiles < 0 {
+		return fmt.Errorf("%w: RecycleFiles %d is negative", ErrInvalidOptions, o.RecycleFiles)
 	}
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize

@@ -66,6 +66,8 @@ type zeroAhead struct {
 	handles map[int64]vfs.File    // by file start
 	stopped atomic.Pointer[error] // the error it gave up on
 	written atomic.Int64          // bytes of zeros written, for tests and metrics
+	skipped atomic.Int64          // bytes found in use (inUse), for tests
+	sample  []byte                // inUse's buffer
 }
 
 const (
@@ -97,6 +99,7 @@ func newZeroAhead(q *Queue, from int64) *zeroAhead {
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 		handles:      make(map[int64]vfs.File),
+		sample:       make([]byte, usedSample),
 	}
 	z.cond.L = &z.mu
 	go z.run()
@@ -173,12 +176,20 @@ func (z *zeroAhead) run() {
 		if err == nil {
 			h, err = z.handle(lf)
 		}
-		if err == nil {
+		used := lf.origin == recycled
+		if err == nil && lf.origin == foundAtOpen {
+			used, err = z.inUse(h, pos-lf.start)
+		}
+		if err == nil && !used {
 			_, err = h.WriteAt(zeros[:end-pos], pos-lf.start)
 		}
 		z.release(end)
 		if z.fail(err) {
 			return
+		}
+		if used {
+			z.skipped.Add(end - pos)
+			continue
 		}
 		z.written.Add(end - pos)
 		syncFile, syncStart = h, lf.start
@@ -193,6 +204,25 @@ func (z *zeroAhead) run() {
 			syncFile, unsynced = nil, 0
 		}
 	}
+}
+
+// usedSample is how many bytes at the start of a chunk inUse reads.
+const usedSample = 4 << 10
+
+// inUse reports whether the chunk at off of h's file was written before:
+// its first usedSample bytes are not all zero. The zeroer asks it of files
+// it knows nothing about, those found by Open: one recycled (recycle.go)
+// in an earlier run was written whole in its first life and needs no
+// zeros, and the writer's data never sits above the write position (the
+// chunk is claimed above it). A chunk that holds zeros by chance is zeroed
+// again, which costs time and nothing else.
+func (z *zeroAhead) inUse(h vfs.File, off int64) (bool, error) {
+	n := min(usedSample, z.q.opts.FileSize-off)
+	if _, err := h.ReadAt(z.sample[:n], off); err != nil {
+		return false, err
+	}
+	first, _ := dirtyRange(z.sample[:n])
+	return first >= 0, nil
 }
 
 // claim picks the next chunk to zero and marks it busy, or returns a nil

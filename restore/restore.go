@@ -45,8 +45,10 @@ const (
 	// CleanEnd: unwritten space (or the end of the last file, or items of an
 	// older epoch) right after the last valid item.
 	CleanEnd EndKind = iota
-	// TornTail: bytes of writes that were never acknowledged follow the
-	// last valid item; recovery cuts them.
+	// TornTail: bytes that are not an item follow the last valid item:
+	// those of writes that were never acknowledged, which recovery cuts,
+	// or the old bytes of a recycled log file (logqueue's recycle.go),
+	// which a clean close leaves there too.
 	TornTail
 )
 

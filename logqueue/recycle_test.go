@@ -1,0 +1,343 @@
+package logqueue
+
+import (
+	"bytes"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftlog/raftlog/vfs"
+)
+
+// spareFiles lists the spare files in the directory, as the disk sees them.
+func spareFiles(t testing.TB, fsys vfs.FS, dir string) []string {
+	t.Helper()
+	names, err := fsys.List(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, n := range names {
+		if isSpareName(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestRecycleFiles compacts four files away, keeps up to RecycleFiles of
+// them as spares, and checks that the next files are made from the spares
+// (they hold the old bytes past the write position, not zeros), that every
+// item written into them reads back, and that a reopened queue takes the
+// spares left back.
+func TestRecycleFiles(t *testing.T) {
+	for _, spares := range []int{0, 1, 3, 8} {
+		t.Run(strings.Repeat("s", spares), func(t *testing.T) {
+			checkNoLeak(t)
+			mem := vfs.NewMem()
+			opts, tags := testOptions(t, mem)
+			opts.Prealloc = Fallocate
+			opts.RecycleFiles = spares
+			q := openQueue(t, opts)
+			require.NoError(t, q.StartWriting(0, 1))
+			items := addUntil(t, q, tags, 1, 1000, 1, 6*testFileSize+100, 1)
+			<-q.next.Done()
+			require.Len(t, logFiles(t, mem, "log"), 8) // 7 written, 1 preallocated
+
+			n, err := waitFor(t, q.DeleteBefore(4*testFileSize))
+			require.NoError(t, err)
+			require.Equal(t, 4, n)
+			kept := min(spares, 4)
+			assert.Len(t, spareFiles(t, mem, "log"), kept)
+			assert.Equal(t, kept, q.spares.count())
+			assert.Len(t, logFiles(t, mem, "log"), 4)
+
+			// Three more files are allocated (the eighth exists already).
+			more := addUntil(t, q, tags, uint64(len(items)+1), 1000, 1, 9*testFileSize+100, 2)
+			<-q.next.Done()
+			checkRead(t, q, more)
+			left := max(kept-3, 0)
+			assert.Len(t, spareFiles(t, mem, "log"), left)
+			assert.Equal(t, left, q.spares.count())
+			// The last file allocated is made from a spare when there was
+			// one left for it: the old bytes are there, not zeros.
+			last := int64(10 * testFileSize)
+			old := readRaw(t, mem, "log", last+testFileSize/2, 4096)
+			if kept >= 3 {
+				assert.NotEqual(t, make([]byte, 4096), old, "file 10 is not a recycled file")
+			} else {
+				assert.Equal(t, make([]byte, 4096), old, "file 10 is not a new file")
+			}
+			require.NoError(t, q.Close())
+
+			opts2, _ := testOptions(t, mem)
+			opts2.RecycleFiles = spares
+			q2 := openQueue(t, opts2)
+			assert.Equal(t, left, q2.spares.count(), "spares taken back by Open")
+			// A scan reads the items, then meets the old bytes of a
+			// recycled file or the zeros of a new one.
+			sc := q2.NewScanner(more[0].pos)
+			for _, it := range more {
+				m, _, data, pos, err := sc.Next()
+				require.NoError(t, err)
+				require.Equal(t, it.pos, pos)
+				require.Equal(t, it.meta.Index, m.Index)
+				require.Equal(t, it.data, data)
+			}
+			_, _, _, _, err = sc.Next()
+			if kept >= 2 { // the ninth file, which holds the end, is recycled
+				assert.ErrorIs(t, err, ErrInvalidItem)
+			} else {
+				assert.ErrorIs(t, err, ErrEndOfLog)
+			}
+		})
+	}
+}
+
+// TestOpenSpares checks what Open does with spare files: it keeps those of
+// the right size up to RecycleFiles and removes the others.
+func TestOpenSpares(t *testing.T) {
+	tests := []struct {
+		name      string
+		sizes     []int64 // of the spare files found
+		recycle   int
+		wantKept  int
+		wantFiles int // spare files left on disk
+	}{
+		{"none wanted", []int64{testFileSize, testFileSize}, 0, 0, 0},
+		{"all kept", []int64{testFileSize, testFileSize}, 2, 2, 2},
+		{"extra removed", []int64{testFileSize, testFileSize, testFileSize}, 2, 2, 2},
+		{"wrong size removed", []int64{testFileSize, 1000}, 4, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := vfs.NewMem()
+			require.NoError(t, mem.MkdirAll("log"))
+			for i, size := range tc.sizes {
+				f, err := mem.Create("log/" + fileName(int64(i)*testFileSize) + freeSuffix)
+				require.NoError(t, err)
+				require.NoError(t, f.Truncate(size))
+				require.NoError(t, f.Close())
+			}
+			opts, _ := testOptions(t, mem)
+			opts.RecycleFiles = tc.recycle
+			q := openQueue(t, opts)
+			assert.Equal(t, tc.wantKept, q.spares.count())
+			assert.Len(t, spareFiles(t, mem, "log"), tc.wantFiles)
+			assert.Empty(t, q.Files(), "a spare is not a log file")
+		})
+	}
+}
+
+// byteCountFS counts the bytes read from the log files it opens.
+type byteCountFS struct {
+	vfs.FS
+	read atomic.Int64
+}
+
+func (c *byteCountFS) Open(name string) (vfs.File, error) {
+	f, err := c.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &byteCountFile{File: f, c: c}, nil
+}
+
+type byteCountFile struct {
+	vfs.File
+	c *byteCountFS
+}
+
+func (f *byteCountFile) ReadAt(b []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(b, off)
+	f.c.read.Add(int64(n))
+	return n, err
+}
+
+// TestRecoveryInRecycledSpace writes items into a 32 MiB file and puts the
+// old bytes of a recycled file (the same items, moved by an odd number of
+// bytes: valid at their old positions only) after them or in their midst.
+// FindItems must find the items that follow less than cutCleanRun of such
+// bytes, and give up after cutCleanRun of them instead of reading to the
+// end of the file; CutTail must not zero more than cutCleanRun of them.
+func TestRecoveryInRecycledSpace(t *testing.T) {
+	const fileSize = 32 << 20
+	// write fills a new log with items up to about 10 MiB and returns them
+	// with the raw bytes of the file.
+	write := func(t *testing.T) (*vfs.MemFS, []item, []byte) {
+		mem := vfs.NewMem()
+		opts, tags := testOptions(t, mem)
+		opts.FileSize = fileSize
+		opts.Prealloc = Fallocate
+		q := openQueue(t, opts)
+		require.NoError(t, q.StartWriting(0, 1))
+		items := addUntil(t, q, tags, 1, 4000, 1, 10<<20, 1)
+		require.NoError(t, q.Close())
+		f, err := mem.OpenReadOnly("log/" + fileName(0))
+		require.NoError(t, err)
+		defer f.Close()
+		raw := make([]byte, fileSize)
+		_, err = f.ReadAt(raw, 0)
+		require.NoError(t, err)
+		return mem, items, raw
+	}
+	// garbage returns n bytes of old items, shifted so none is at its own
+	// position.
+	garbage := func(raw []byte, n int) []byte {
+		return bytes.Clone(raw[1001 : 1001+n])
+	}
+	endOf := func(it item) int64 { return it.pos + EncodedSize(len(it.header), len(it.data)) }
+	reopen := func(t *testing.T, mem *vfs.MemFS) (*Queue, *byteCountFS) {
+		counter := &byteCountFS{FS: mem}
+		opts, _ := testOptions(t, counter)
+		opts.FileSize = fileSize
+		return openQueue(t, opts), counter
+	}
+	find := func(t *testing.T, q *Queue, from int64) []uint64 {
+		var got []uint64
+		require.NoError(t, q.FindItems(from, func(m ItemMeta, _ int64) bool {
+			got = append(got, m.Index)
+			return true
+		}))
+		return got
+	}
+
+	t.Run("old bytes after the end", func(t *testing.T) {
+		mem, items, raw := write(t)
+		end := endOf(items[len(items)-1])
+		writeAt32(t, mem, end, garbage(raw, fileSize-int(end)))
+		q, counter := reopen(t, mem)
+		assert.Empty(t, find(t, q, end))
+		assert.LessOrEqual(t, counter.read.Load(), int64(cutCleanRun+2*scanBlock),
+			"FindItems read on through the old bytes")
+
+		counter.read.Store(0)
+		zeroed, err := q.CutTail(end)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, zeroed, int64(cutCleanRun))
+		assert.Positive(t, zeroed)
+		assert.LessOrEqual(t, counter.read.Load(), int64(cutCleanRun))
+		tail := readRaw32(t, mem, end+cutCleanRun, 4096)
+		assert.Equal(t, raw[1001+cutCleanRun:1001+cutCleanRun+4096], tail, "bytes past the bound were changed")
+	})
+
+	// An item is torn (its header zeroed) and the next ones replaced by
+	// old bytes: the items after them prove that index acknowledged, and
+	// must be found if they are close enough.
+	for _, tc := range []struct {
+		name  string
+		gap   int64 // bytes of old items after the torn one
+		found bool
+	}{
+		{"items 1 MiB past old bytes are found", 1 << 20, true},
+		{"items 3 MiB past old bytes are found", 3 << 20, true},
+		{"items 6 MiB past old bytes are not looked for", 6 << 20, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem, items, raw := write(t)
+			torn := items[10]
+			writeAt32(t, mem, torn.pos, make([]byte, ItemHeaderSize))
+			from := endOf(torn)
+			writeAt32(t, mem, from, garbage(raw, int(tc.gap)))
+			var want []uint64
+			for _, it := range items {
+				if it.pos >= from+tc.gap {
+					want = append(want, it.meta.Index)
+				}
+			}
+			require.NotEmpty(t, want)
+			q, _ := reopen(t, mem)
+			got := find(t, q, torn.pos)
+			if tc.found {
+				assert.Equal(t, want, got)
+			} else {
+				assert.Empty(t, got)
+			}
+		})
+	}
+}
+
+// writeAt32 and readRaw32 are writeAt and readRaw for the 32 MiB file of
+// TestRecoveryInRecycledSpace, which holds position 0 onward.
+func writeAt32(t *testing.T, fsys *vfs.MemFS, pos int64, b []byte) {
+	t.Helper()
+	f, err := fsys.Open("log/" + fileName(0))
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteAt(b, pos)
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+}
+
+func readRaw32(t *testing.T, fsys *vfs.MemFS, pos int64, n int) []byte {
+	t.Helper()
+	f, err := fsys.OpenReadOnly("log/" + fileName(0))
+	require.NoError(t, err)
+	defer f.Close()
+	b := make([]byte, n)
+	_, err = f.ReadAt(b, pos)
+	require.NoError(t, err)
+	return b
+}
+
+// TestZeroAheadSkipsRecycledFiles checks that the zeroer writes no zeros
+// over a file made from a spare, whose blocks were all written once, and
+// that the items written there read back.
+func TestZeroAheadSkipsRecycledFiles(t *testing.T) {
+	checkNoLeak(t)
+	mem := vfs.NewMem()
+	opts, tags := testOptions(t, mem)
+	opts.Prealloc = ZeroAhead
+	opts.ZeroAheadLead = 64 << 10
+	opts.zeroMaxSyncBytes = 1 << 40
+	opts.RecycleFiles = 4
+	q := openQueue(t, opts)
+	require.NoError(t, q.StartWriting(0, 1))
+	addUntil(t, q, tags, 1, 1000, 1, 4*testFileSize+100, 1)
+	n, err := waitFor(t, q.DeleteBefore(4*testFileSize))
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	z := q.zero
+	zeroedBefore := z.written.Load()
+
+	more := addUntil(t, q, tags, 1000, 1000, 1, 7*testFileSize+100, 2)
+	checkRead(t, q, more)
+	// Of the files the writer went into, the sixth may be new (its
+	// allocation may have run before or after the spares were there); the
+	// seventh to ninth were made from spares. The zeroer keeps more than
+	// half its lead ahead of the writer: it finds their bytes written and
+	// leaves them.
+	require.Eventually(t, func() bool {
+		z.mu.Lock()
+		defer z.mu.Unlock()
+		return z.zeroedTo >= q.WritePos()+z.lead/2 || z.stopped.Load() != nil
+	}, 10*time.Second, time.Millisecond)
+	assert.GreaterOrEqual(t, z.skipped.Load(), z.chunk, "chunks of recycled files left alone")
+	assert.LessOrEqual(t, z.written.Load()-zeroedBefore, int64(testFileSize),
+		"zeros written over recycled files")
+	require.Nil(t, z.stopped.Load())
+	wp := q.WritePos()
+	require.NoError(t, q.Close())
+
+	// Reopened, the queue knows nothing of where its files came from: the
+	// zeroer looks at the bytes ahead of the writer, finds the old ones,
+	// and writes no zeros.
+	opts2, _ := testOptions(t, mem)
+	opts2.Prealloc = ZeroAhead
+	opts2.ZeroAheadLead = 64 << 10
+	opts2.zeroMaxSyncBytes = 1 << 40
+	q2 := openQueue(t, opts2)
+	require.NoError(t, q2.StartWriting(wp, 2))
+	z2 := q2.zero
+	require.Eventually(t, func() bool {
+		z2.mu.Lock()
+		defer z2.mu.Unlock()
+		return z2.zeroedTo >= wp+z2.lead/2 || z2.stopped.Load() != nil
+	}, 10*time.Second, time.Millisecond)
+	require.Nil(t, z2.stopped.Load())
+	assert.GreaterOrEqual(t, z2.skipped.Load(), z2.chunk)
+	assert.Zero(t, z2.written.Load(), "zeros written over recycled files after a reopen")
+	require.NoError(t, q2.Close())
+}
