@@ -156,12 +156,36 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 	}
 	if workload == "steady" {
 		r.Note += fmt.Sprintf(", %d log files deleted by compaction", st.logFilesDeleted)
+		// The log now ends in a recycled file (unless -spares -1), where
+		// recovery meets old bytes, not zeros, past the end.
+		reopened, err := reopenOnce(dir, opts)
+		if err != nil {
+			return result{}, appendStats{}, err
+		}
+		r.Note += ", reopened in " + reopened
 	}
 	if st.rotations > 0 || st.allocWaits > 0 || st.idxRoomWaits > 0 {
 		r.Note += fmt.Sprintf(", %d file rotations, FileAllocWaits %d, IdxRoomWaits %d",
 			st.rotations, st.allocWaits, st.idxRoomWaits)
 	}
 	return r, st, nil
+}
+
+// reopenOnce opens the log in dir and closes it, and says how long the
+// Open took and what its recovery did.
+func reopenOnce(dir string, opts raftlog.Options) (string, error) {
+	t0 := time.Now()
+	log, err := raftlog.Open(dir, opts)
+	took := time.Since(t0)
+	if err != nil {
+		return "", fmt.Errorf("reopen: %w", err)
+	}
+	m := log.Metrics()
+	if err := log.Close(); err != nil {
+		return "", fmt.Errorf("close after reopen: %w", err)
+	}
+	return fmt.Sprintf("%v (recovery %v, %d B zeroed past the end)", took.Round(10*time.Microsecond),
+		time.Duration(m.RecoveryDuration*1e9).Round(10*time.Microsecond), int64(m.TornBytesCut)), nil
 }
 
 func makeEntries(n, size int) []raftlog.Entry {

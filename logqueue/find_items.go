@@ -1,5 +1,7 @@
 package logqueue
 
+import "encoding/binary"
+
 // FindItems reports the valid items that lie after pos, where a recovery
 // scan stopped, so that recovery can tell a torn tail (nothing after it was
 // ever acknowledged) from damage in the middle of acknowledged data. It
@@ -84,6 +86,12 @@ func (q *Queue) findInFile(lf *logFile, pos int64, visit func(ItemMeta, int64) b
 				continue
 			}
 			at := lf.start + off + int64(i)
+			// The CRC first: the old bytes of a recycled file hold a kind
+			// byte of 1 every few hundred bytes, and DecodeHeader's error
+			// for each would cost more than the whole search.
+			if binary.LittleEndian.Uint32(b[i+offHdrCRC:]) != headerCRC(b[i:i+ItemHeaderSize], at) {
+				continue
+			}
 			kind, _, totLen, err := DecodeHeader(b[i:i+ItemHeaderSize], at, fileSize-(off+int64(i)))
 			if err != nil || kind != KindItem {
 				continue
