@@ -36,6 +36,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"runtime/trace"
 	"slices"
 	"strings"
@@ -96,7 +97,16 @@ func main() {
 	flag.StringVar(&c.jsonPath, "json", "", "write all results as JSON to this file")
 	flag.StringVar(&c.outDir, "out", "", "write SVG charts (latency CDF, throughput over time) into this directory")
 	tracePath := flag.String("trace", "", "write a Go execution trace of the whole run to this file (go tool trace; -pprof=sched for scheduler latency)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	if *tracePath != "" {
 		stop, err := startTrace(*tracePath)
 		if err != nil {
@@ -126,6 +136,25 @@ func startTrace(path string) (func(), error) {
 		trace.Stop()
 		if err := f.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: trace:", err)
+		}
+	}, nil
+}
+
+// startCPUProfile starts a CPU profile into path and returns what stops it
+// and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
 		}
 	}, nil
 }
