@@ -14,9 +14,10 @@
 //	             -size bytes per Append call, never waiting before the next call
 //	concurrent   -conc goroutines, each appending one entry and waiting
 //	rotation     pipelined with 1 MiB log files: the cost of rotating files
-//	steady       (only when named) pipelined on 64 MiB log files with
-//	             compaction behind it, keeping the last 64 MiB of entries:
-//	             a leader that snapshots, freeing whole files as it appends
+//	steady       pipelined on 64 MiB log files with compaction behind it,
+//	             keeping the last 64 MiB of entries: a leader that
+//	             snapshots, freeing whole files as it appends, which come
+//	             back as new ones (recycled); then one timed reopen
 //	reopen       Open of a log of -reopen-size bytes of 1 KiB entries after a
 //	             clean Close (the log is written first, untimed, as "fill")
 //	seq-read     an Iterator (ReuseBuffers) over everything in that log (warm
@@ -70,18 +71,13 @@ type config struct {
 // workloads, then the read workloads, which share one written log.
 var knownWorkloads = []string{"batch-wait", "pipelined", "concurrent", "rotation", "steady", "reopen", "seq-read", "random-read"}
 
-// optionalWorkloads run only when -workload names them.
-var optionalWorkloads = []string{"steady"}
-
-// workloadOrder is -workload all: every workload but the optional ones.
-var workloadOrder = slices.DeleteFunc(slices.Clone(knownWorkloads), func(w string) bool {
-	return slices.Contains(optionalWorkloads, w)
-})
+// workloadOrder is -workload all.
+var workloadOrder = knownWorkloads
 
 func main() {
 	var c config
 	flag.StringVar(&c.dir, "dir", "", "directory to run in (default: a new temporary directory on the local disk, removed afterwards)")
-	flag.StringVar(&c.workload, "workload", "all", "comma-separated list of "+strings.Join(knownWorkloads, ", ")+", or all (all but "+strings.Join(optionalWorkloads, ", ")+")")
+	flag.StringVar(&c.workload, "workload", "all", "comma-separated list of "+strings.Join(knownWorkloads, ", ")+", or all")
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "how long each timed workload (and its raw bound) runs")
 	flag.IntVar(&c.batch, "batch", 64, "entries per Append call")
 	flag.IntVar(&c.size, "size", 128, "bytes of data per entry (append workloads)")

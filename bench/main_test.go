@@ -117,7 +117,8 @@ func TestSteadyCompacts(t *testing.T) {
 	rows, err := run(c)
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
-	assert.Regexp(t, `, [1-9][0-9]* log files deleted by compaction`, rows[0].Note)
+	assert.Regexp(t, `, [1-9][0-9]* log files freed by compaction`, rows[0].Note)
+	assert.Regexp(t, `, reopened in [0-9.]+[µm]?s `, rows[0].Note)
 }
 
 func checkJSON(t *testing.T, path string, rows []result) {

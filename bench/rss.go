@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -10,7 +11,11 @@ import (
 // resetPeakRSS makes the kernel's peak resident set size of this process
 // (VmHWM) start again from the current one, so that each workload reports
 // its own peak. It reports false where /proc does not allow it.
+//
+// The heap an earlier workload left is returned to the kernel first, or it
+// would count in the next workload's peak.
 func resetPeakRSS() bool {
+	debug.FreeOSMemory()
 	// "5" resets the peak RSS (proc(5), /proc/pid/clear_refs).
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }

@@ -155,7 +155,7 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 			time.Duration(after.FsyncLatency.Max*1e9).Round(time.Microsecond))
 	}
 	if workload == "steady" {
-		r.Note += fmt.Sprintf(", %d log files deleted by compaction", st.logFilesDeleted)
+		r.Note += fmt.Sprintf(", %d log files freed by compaction", st.logFilesDeleted)
 		// The log now ends in a recycled file (unless -spares -1), where
 		// recovery meets old bytes, not zeros, past the end.
 		reopened, err := reopenOnce(dir, opts)

@@ -190,7 +190,7 @@ var Definitions = []Definition{
 		"Time Append waited for room in the in-memory index.",
 		KindHistogram, "seconds", latencyBuckets},
 	{LogFilesDeleted, "raftlog_log_files_deleted_total",
-		"Log files deleted by compaction or truncation.",
+		"Log files taken out by compaction or snapshot install (removed, or kept as spares to be recycled).",
 		KindCounter, "", nil},
 	{IdxFilesDeleted, "raftlog_index_files_deleted_total",
 		"Index files deleted by compaction or truncation.",
