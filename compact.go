@@ -119,7 +119,8 @@ func (l *Log) countDeleted(id metrics.MetricID, fut *pipeline.Future[int]) {
 		if err != nil {
 			l.opts.Logger.Warn("raftlog: deleting compacted files failed", "dir", l.dir, "err", err)
 		} else if n > 0 {
-			l.opts.Logger.Info("raftlog: deleted compacted files", "dir", l.dir, "files", n, "kind", id.String())
+			// Log files may have been kept as spares rather than removed.
+			l.opts.Logger.Info("raftlog: freed compacted files", "dir", l.dir, "files", n, "kind", id.String())
 		}
 	})
 }

@@ -21,7 +21,10 @@ const (
 	nameDigits = 20
 	logSuffix  = ".log"
 	idxSuffix  = ".idx"
-	slotSize   = 8 // bytes per index slot
+	// spareSuffix follows a log file name for a spare: a compacted log
+	// file kept to become a new one (logqueue's recycle.go).
+	spareSuffix = ".free"
+	slotSize    = 8 // bytes per index slot
 )
 
 // errNotRaftlog is returned by openView for a directory without a status

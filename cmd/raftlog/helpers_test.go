@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,8 @@ const (
 )
 
 func testOptions() raftlog.Options {
-	return raftlog.Options{LogFileSize: testLogFileSize, IdxItemsPerFile: testItemsPerFile}
+	return raftlog.Options{LogFileSize: testLogFileSize, IdxItemsPerFile: testItemsPerFile,
+		Logger: slog.New(slog.DiscardHandler)}
 }
 
 // testEntry is entry i of every test log: the term goes up every 25

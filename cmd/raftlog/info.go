@@ -80,6 +80,8 @@ func printInfo(w, stderr io.Writer, v *view, uses []fileUse) error {
 	switch tail.stop.kind {
 	case stopEnd:
 		fmt.Fprintf(w, "end          %s\n", tail.stop.describe(v))
+	case stopInvalid:
+		fmt.Fprintf(w, "end          %s (a torn tail or the old bytes of a recycled log file; verify tells them from damage)\n", tail.stop.describe(v))
 	default:
 		fmt.Fprintf(w, "end          %s (run verify)\n", tail.stop.describe(v))
 	}
@@ -108,7 +110,13 @@ func printInfo(w, stderr io.Writer, v *view, uses []fileUse) error {
 	}
 	fmt.Fprintf(w, "other files  %d\n", len(others))
 	for _, u := range others {
-		fmt.Fprintf(w, "  %s  %d bytes\n", u.name, u.size)
+		note := ""
+		if base, ok := strings.CutSuffix(u.name, spareSuffix); ok {
+			if _, ok := parseName(base, logSuffix); ok {
+				note = " (spare: compacted, to be reused as a new log file)"
+			}
+		}
+		fmt.Fprintf(w, "  %s  %d bytes%s\n", u.name, u.size, note)
 	}
 	fmt.Fprintf(w, "disk use     %d bytes in %d files, %d allocated\n", total, len(uses), allocated)
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/raftlog/raftlog"
 )
 
 func TestInfo(t *testing.T) {
@@ -56,4 +59,32 @@ func TestInfoNotRaftlog(t *testing.T) {
 	code, _, errOut = runCmd("info", filepath.Join(dir, "missing"))
 	require.Equal(t, exitFail, code)
 	require.Contains(t, errOut, "no such file or directory")
+}
+
+// TestRecycledEnd checks info and verify on a log that compacted as it
+// grew, so that its files were recycled and the bytes after its end are
+// those of an older file: a clean end, not damage.
+func TestRecycledEnd(t *testing.T) {
+	dir := t.TempDir()
+	l, err := raftlog.Open(dir, testOptions())
+	require.NoError(t, err)
+	const n = 2000 // about 24 files of 64 KiB
+	for first := uint64(1); first <= n; first += 200 {
+		appendEntries(t, l, first, first+199)
+		_, err := l.CompactTo(first + 100).Wait(context.Background())
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	spares, err := filepath.Glob(filepath.Join(dir, "*.log.free"))
+	require.NoError(t, err)
+	require.NotEmpty(t, spares, "nothing was recycled")
+
+	code, out, errOut := runCmd("info", dir)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, fmt.Sprintf("last entry   index %d", n))
+	require.Contains(t, out, "(spare: compacted, to be reused as a new log file)")
+	require.Contains(t, out, "(a torn tail or the old bytes of a recycled log file; verify tells them from damage)")
+	code, out, errOut = runCmd("verify", dir)
+	require.Equal(t, exitOK, code, "%s%s", out, errOut)
+	require.Contains(t, out, "the old bytes of a recycled log file; Open zeroes them")
 }

@@ -13,8 +13,9 @@ import (
 )
 
 // cleanRun is how many zero bytes after a torn tail verify reads before it
-// takes the rest of the file as never written: the bound recovery's CutTail
-// uses (logqueue's cutCleanRun), so the extent printed is what Open zeroes.
+// takes the rest of the file as never written, and how far past the end it
+// looks at most: the bounds recovery's CutTail uses (logqueue's
+// cutCleanRun), so the extent printed is what Open zeroes.
 const cleanRun = 4 << 20
 
 // maxResumes bounds how often verify follows a log that grows under it (see
@@ -58,8 +59,10 @@ type verifyResult struct {
 //     files (Log.Entry reads through them);
 //   - the status file loads and every file has the right name and size.
 //
-// Bytes past the end that pass these checks are a torn tail: writes never
-// acknowledged, which Open cuts. verify reports it and exits 0.
+// Bytes past the end that pass these checks are a torn tail (writes never
+// acknowledged) or the old bytes of a recycled log file, which never
+// validate at their new positions; Open zeroes the first 4 MiB of them.
+// verify reports them and exits 0.
 func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("verify", "DIR", stderr)
 	dir, code, ok := parseArgs(fs, args, stderr)
@@ -261,7 +264,7 @@ func (r verifyResult) print(w io.Writer, v *view) {
 		return
 	}
 	fmt.Fprintf(w, "torn tail    %s\n", r.stop.describe(v))
-	fmt.Fprintf(w, "             non-zero bytes up to %s offset %d: writes never acknowledged, which Open cuts\n",
+	fmt.Fprintf(w, "             non-zero bytes up to %s offset %d: writes never acknowledged, or the old bytes of a recycled log file; Open zeroes them\n",
 		v.logFileName(r.stop.pos), r.dirtyEnd)
 	fmt.Fprintf(w, "OK (torn tail after index %d, not below the commit index %d or the persisted index %d)\n",
 		r.lastIndex, st.Commit, st.PersistedIndex)
@@ -269,7 +272,7 @@ func (r verifyResult) print(w io.Writer, v *view) {
 
 // dirtyEnd returns the offset just past the last non-zero byte of the file
 // holding pos, looking from pos until cleanRun zero bytes follow the last
-// non-zero one or the file ends.
+// non-zero one, cleanRun bytes past pos are read, or the file ends.
 func (v *view) dirtyEnd(pos int64) (int64, error) {
 	off0 := pos & (v.logFileSize - 1)
 	if !v.hasLogFile(pos) {
@@ -282,8 +285,9 @@ func (v *view) dirtyEnd(pos int64) (int64, error) {
 	defer f.Close()
 	buf := make([]byte, 64<<10)
 	end := off0
-	for off := off0; off < v.logFileSize && off-end < cleanRun; {
-		b := buf[:min(int64(len(buf)), v.logFileSize-off)]
+	limit := min(v.logFileSize, off0+cleanRun)
+	for off := off0; off < limit && off-end < cleanRun; {
+		b := buf[:min(int64(len(buf)), limit-off)]
 		if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
 			return off0, fmt.Errorf("read %s at offset %d: %w", f.Name(), off, err)
 		}
