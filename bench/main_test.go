@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +214,39 @@ func TestSetRatios(t *testing.T) {
 	assert.InDelta(t, 0.25, rows[1].VsRaw, 1e-9)
 	assert.Zero(t, rows[2].VsRaw)
 	assert.Zero(t, rows[3].VsRaw)
+}
+
+func TestQuantileGrid(t *testing.T) {
+	shuffled := func(n int) []time.Duration {
+		lat := make([]time.Duration, n)
+		for i := range lat {
+			lat[i] = time.Duration((i*7919)%n + 1) // 1..n, each once
+		}
+		return lat
+	}
+	tests := []struct {
+		name    string
+		n       int
+		wantLen int
+	}{
+		{"few samples are kept", 3, 3},
+		{"exactly the grid", quantileSteps + 1, quantileSteps + 1},
+		{"many samples become the grid", 1_000_003, quantileSteps + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			grid := quantileGrid(shuffled(tt.n))
+			require.Len(t, grid, tt.wantLen)
+			assert.True(t, slices.IsSorted(grid))
+			assert.Equal(t, time.Duration(1), grid[0], "the fastest")
+			assert.Equal(t, time.Duration(tt.n), grid[len(grid)-1], "the slowest")
+			// Percentiles of the grid are those of the samples within one
+			// step of the grid.
+			for _, p := range []float64{0.5, 0.99, 0.999} {
+				want := float64(tt.n) * p
+				got := float64(percentile(grid, p))
+				assert.InDelta(t, want, got, float64(tt.n)/quantileSteps+1, "p%v", p)
+			}
+		})
+	}
 }
