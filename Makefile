@@ -31,7 +31,8 @@ run:
 
 # The measurements behind PERFORMANCE.md: the bench command's workloads in
 # the shapes of the performance issue, then the peers side by side. Text and
-# JSON land in bench-out/perf (ignored by git). About 7 minutes.
+# JSON land in bench-out/perf (ignored by git). About 8 minutes. The -recycled
+# lines are the same shapes in steady state: compacting behind, on recycled files.
 PERF_OUT ?= bench-out/perf
 perf:
 	mkdir -p $(PERF_OUT)
@@ -41,8 +42,11 @@ perf:
 	$(GO) run ./bench -workload pipelined -batch 64 -size 128 -json $(PERF_OUT)/pipe-64x128.json | tee $(PERF_OUT)/pipe-64x128.txt
 	$(GO) run ./bench -workload pipelined -batch 64 -size 1024 -json $(PERF_OUT)/pipe-64x1024.json | tee $(PERF_OUT)/pipe-64x1024.txt
 	$(GO) run ./bench -workload pipelined -batch 64 -size 128 -inflight 50000 -json $(PERF_OUT)/pipe-50k.json | tee $(PERF_OUT)/pipe-50k.txt
-	$(GO) run ./bench -workload steady -batch 64 -size 128 -json $(PERF_OUT)/steady-64x128.json | tee $(PERF_OUT)/steady-64x128.txt
-	$(GO) run ./bench -workload steady -batch 64 -size 1024 -json $(PERF_OUT)/steady-64x1024.json | tee $(PERF_OUT)/steady-64x1024.txt
+	$(GO) run ./bench -recycled -workload batch-wait -batch 1024 -size 128 -json $(PERF_OUT)/rec-bw-1024x128.json | tee $(PERF_OUT)/rec-bw-1024x128.txt
+	$(GO) run ./bench -recycled -workload batch-wait -batch 1024 -size 1024 -json $(PERF_OUT)/rec-bw-1024x1024.json | tee $(PERF_OUT)/rec-bw-1024x1024.txt
+	$(GO) run ./bench -recycled -workload pipelined -batch 64 -size 128 -json $(PERF_OUT)/rec-pipe-64x128.json | tee $(PERF_OUT)/rec-pipe-64x128.txt
+	$(GO) run ./bench -recycled -workload pipelined -batch 64 -size 1024 -json $(PERF_OUT)/rec-pipe-64x1024.json | tee $(PERF_OUT)/rec-pipe-64x1024.txt
+	$(GO) run ./bench -recycled -workload concurrent -conc 128 -size 128 -json $(PERF_OUT)/rec-conc.json | tee $(PERF_OUT)/rec-conc.txt
 	$(GO) run ./bench -workload concurrent -conc 128 -size 128 -json $(PERF_OUT)/conc.json | tee $(PERF_OUT)/conc.txt
 	$(GO) run ./bench -workload seq-read,random-read -json $(PERF_OUT)/read.json | tee $(PERF_OUT)/read.txt
 	$(GO) run ./bench -workload reopen -raw=false -reopen-size 1073741824 -json $(PERF_OUT)/reopen-1g.json | tee $(PERF_OUT)/reopen-1g.txt

@@ -6,6 +6,7 @@
 //	go run ./bench -dir /mnt/nvme/tmp    # a directory on the disk to test
 //	go run ./bench -workload batch-wait -batch 1024 -size 128
 //	go run ./bench -json out.json -out charts/
+//	go run ./bench -recycled -workload batch-wait,pipelined   # steady state
 //
 // Workloads (-workload, default all):
 //
@@ -59,6 +60,7 @@ type config struct {
 	keep       bool
 	prealloc   string
 	spares     int
+	recycled   bool
 	reopenSize int64
 	reopens    int
 	jsonPath   string
@@ -88,6 +90,7 @@ func main() {
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directories")
 	flag.StringVar(&c.prealloc, "prealloc", "zeroahead", "how new log files are preallocated: zeroahead, fallocate, zerofill or sparse")
 	flag.IntVar(&c.spares, "spares", 0, "compacted log files kept for reuse as new ones (raftlog's SpareLogFiles: 0 the default, 2; -1 none); only steady compacts")
+	flag.BoolVar(&c.recycled, "recycled", false, "batch-wait, pipelined, concurrent: 64 MiB files (unless -filesize) with compaction behind the appender, after an untimed warm-up, so that every file the run writes is a recycled one (a Raft log in steady state)")
 	flag.Int64Var(&c.reopenSize, "reopen-size", 256<<20, "reopen, seq-read, random-read: bytes of 1 KiB entries in the log")
 	flag.IntVar(&c.reopens, "reopens", 3, "reopen: how many times the log is closed and opened")
 	flag.StringVar(&c.jsonPath, "json", "", "write all results as JSON to this file")

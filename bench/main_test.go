@@ -122,6 +122,31 @@ func TestSteadyCompacts(t *testing.T) {
 	assert.Regexp(t, `, reopened in [0-9.]+[µm]?s `, rows[0].Note)
 }
 
+// TestRecycled checks that -recycled makes each append workload compact
+// behind itself, so that it frees (and reuses) files while it runs.
+func TestRecycled(t *testing.T) {
+	for _, w := range recyclableWorkloads {
+		t.Run(w, func(t *testing.T) {
+			c := shortConfig(t, w)
+			c.raw = false
+			c.recycled = true
+			c.duration = 300 * time.Millisecond
+			c.fileSize = 64 << 10
+			c.size = 1024
+			c.conc = 8
+			rows, err := run(c)
+			require.NoError(t, err)
+			require.Len(t, rows, 1)
+			assert.True(t, strings.HasSuffix(rows[0].Name, ", recycled"), rows[0].Name)
+			assert.Regexp(t, `, 64 KiB files, [1-9][0-9]* freed by compaction`, rows[0].Note)
+		})
+	}
+	c := shortConfig(t, "batch-wait")
+	c.recycled, c.spares = true, -1
+	_, err := run(c)
+	require.ErrorContains(t, err, "-recycled needs spare log files")
+}
+
 func checkJSON(t *testing.T, path string, rows []result) {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,15 +87,19 @@ func (s appendStats) bytesPerFsync() int {
 	return int(s.fsyncBytes / float64(s.fsyncs))
 }
 
+// recyclableWorkloads are the append workloads -recycled applies to.
+var recyclableWorkloads = []string{"batch-wait", "pipelined", "concurrent"}
+
 // runAppend runs one append workload on a new log in dir.
 func runAppend(dir, workload string, c config) (result, appendStats, error) {
 	fileSize := c.fileSize
 	switch {
 	case workload == "rotation":
 		fileSize = rotationFileSize
-	case workload == "steady" && fileSize == 0:
+	case (workload == "steady" || c.recycled) && fileSize == 0:
 		fileSize = steadyFileSize
 	}
+	recycled := c.recycled && slices.Contains(recyclableWorkloads, workload)
 	opts, err := options(c, fileSize)
 	if err != nil {
 		return result{}, appendStats{}, err
@@ -102,18 +108,34 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 	if err != nil {
 		return result{}, appendStats{}, fmt.Errorf("open: %w", err)
 	}
+	// With -recycled the workload compacts behind itself, after a warm-up
+	// that leaves it writing into recycled files only.
+	var after func() error
+	var k *compactor
+	if recycled {
+		if opts.SpareLogFiles < 0 {
+			log.Close()
+			return result{}, appendStats{}, errors.New("-recycled needs spare log files (-spares ≥ 0)")
+		}
+		k = newCompactor(log, fileSize, c.size)
+		if err := warmRecycled(log, c, fileSize, cmp.Or(opts.SpareLogFiles, 2), k); err != nil {
+			log.Close()
+			return result{}, appendStats{}, err
+		}
+		after = k.maybe
+	}
 	var body func(stop *atomic.Bool, rec *recorder) error
 	var name string
 	switch workload {
 	case "batch-wait":
 		name = fmt.Sprintf("raftlog batch-wait %d×%dB", c.batch, c.size)
-		body = func(stop *atomic.Bool, rec *recorder) error { return batchWait(log, c, stop, rec) }
+		body = func(stop *atomic.Bool, rec *recorder) error { return batchWait(log, c, stop, rec, after) }
 	case "pipelined":
 		name = fmt.Sprintf("raftlog pipelined %d×%dB ≤%d in flight", c.batch, c.size, c.inflight)
-		body = func(stop *atomic.Bool, rec *recorder) error { return pipelined(log, c, stop, rec) }
+		body = func(stop *atomic.Bool, rec *recorder) error { return pipelinedWith(log, c, stop, rec, after) }
 	case "concurrent":
 		name = fmt.Sprintf("raftlog concurrent %d goroutines × 1×%dB", c.conc, c.size)
-		body = func(stop *atomic.Bool, rec *recorder) error { return concurrent(log, c, stop, rec) }
+		body = func(stop *atomic.Bool, rec *recorder) error { return concurrent(log, c, stop, rec, after) }
 	case "rotation":
 		name = fmt.Sprintf("raftlog rotation 1 MiB files, pipelined %d×%dB", c.batch, c.size)
 		body = func(stop *atomic.Bool, rec *recorder) error { return pipelined(log, c, stop, rec) }
@@ -124,20 +146,26 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 		log.Close()
 		return result{}, appendStats{}, fmt.Errorf("unknown append workload %q", workload)
 	}
+	if recycled {
+		name += ", recycled"
+	}
 	before := log.Metrics()
 	rssKnown := resetPeakRSS()
 	r, err := measure(workload, name, c.duration, body)
-	after := log.Metrics()
+	metricsAfter := log.Metrics()
 	if rssKnown {
 		r.PeakRSS = peakRSS()
 	}
 	if cerr := log.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
+	if err == nil && k != nil {
+		err = k.failure()
+	}
 	if err != nil {
 		return result{}, appendStats{}, err
 	}
-	st := statsBetween(before, after)
+	st := statsBetween(before, metricsAfter)
 	r.Fsyncs = st.fsyncs
 	r.Note = fmt.Sprintf("%d B per entry encoded, %d B per fdatasync", st.itemSize(), st.bytesPerFsync())
 	if st.fsyncs > 0 {
@@ -151,8 +179,11 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 		// as their goroutines timed them (since Open).
 		r.Note += fmt.Sprintf(", longest Append call %v (longest pwritev %v, fdatasync %v)",
 			r.LongestCall.Round(time.Microsecond),
-			time.Duration(after.WriteLatency.Max*1e9).Round(time.Microsecond),
-			time.Duration(after.FsyncLatency.Max*1e9).Round(time.Microsecond))
+			time.Duration(metricsAfter.WriteLatency.Max*1e9).Round(time.Microsecond),
+			time.Duration(metricsAfter.FsyncLatency.Max*1e9).Round(time.Microsecond))
+	}
+	if recycled {
+		r.Note += fmt.Sprintf(", %s files, %d freed by compaction", binarySize(fileSize), st.logFilesDeleted)
 	}
 	if workload == "steady" {
 		r.Note += fmt.Sprintf(", %d log files freed by compaction", st.logFilesDeleted)
@@ -213,37 +244,70 @@ func pipelined(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) err
 	return pipelinedWith(log, c, stop, rec, nil)
 }
 
-// steady is pipelined with compaction behind it, as a leader that applies
-// and snapshots: whenever a quarter of a file's worth more has been
-// appended, it compacts to keep the last keepBytes worth of entries,
-// without waiting, so that whole files are freed while it appends.
+// steady is pipelined with compaction behind it (see compactor), so that
+// whole files are freed, and come back as new ones, while it appends.
 func steady(log *raftlog.Log, c config, keepBytes int64, stop *atomic.Bool, rec *recorder) error {
-	keep := uint64(max(1, keepBytes/logqueue.EncodedSize(0, c.size)))
-	next := log.LastIndex() + keep + keep/4
-	var compactErr atomic.Pointer[error]
-	err := pipelinedWith(log, c, stop, rec, func() error {
-		if p := compactErr.Load(); p != nil {
-			return *p
-		}
-		last := log.LastIndex()
-		if last < next {
-			return nil
-		}
-		next = last + keep/4
-		log.CompactTo(last - keep).OnComplete(func(_ uint64, err error) {
-			if err != nil {
-				compactErr.CompareAndSwap(nil, &err)
-			}
-		})
-		return nil
-	})
-	if err != nil {
+	k := newCompactor(log, keepBytes, c.size)
+	if err := pipelinedWith(log, c, stop, rec, k.maybe); err != nil {
 		return err
 	}
-	if p := compactErr.Load(); p != nil {
+	return k.failure()
+}
+
+// compactor compacts a log the way a leader that applies and snapshots
+// does: whenever a quarter of keep entries more have been appended, it
+// compacts to keep the last keep entries (keepBytes worth), without
+// waiting for the compaction.
+type compactor struct {
+	log        *raftlog.Log
+	keep, next uint64
+	err        atomic.Pointer[error]
+}
+
+func newCompactor(log *raftlog.Log, keepBytes int64, size int) *compactor {
+	keep := uint64(max(1, keepBytes/logqueue.EncodedSize(0, size)))
+	return &compactor{log: log, keep: keep, next: log.LastIndex() + keep + keep/4}
+}
+
+// maybe compacts if it is time to. It is called after each Append, by one
+// goroutine at a time, and returns the failure of an earlier compaction.
+func (k *compactor) maybe() error {
+	if err := k.failure(); err != nil {
+		return err
+	}
+	last := k.log.LastIndex()
+	if last < k.next {
+		return nil
+	}
+	k.next = last + k.keep/4
+	k.log.CompactTo(last - k.keep).OnComplete(func(_ uint64, err error) {
+		if err != nil {
+			k.err.CompareAndSwap(nil, &err)
+		}
+	})
+	return nil
+}
+
+func (k *compactor) failure() error {
+	if p := k.err.Load(); p != nil {
 		return fmt.Errorf("compaction: %w", *p)
 	}
 	return nil
+}
+
+// warmRecycled appends to log, untimed and compacting behind (k), until
+// spares+2 files have been written past where it started: the files the
+// timed run then writes into are compacted files recycled, not new ones.
+func warmRecycled(log *raftlog.Log, c config, fileSize int64, spares int, k *compactor) error {
+	wc := c
+	wc.batch, wc.inflight = 64, 4096
+	per := logqueue.EncodedSize(0, c.size)
+	wc.stopAt = log.LastIndex() + uint64(int64(spares+2)*fileSize/per)
+	var never atomic.Bool
+	if err := pipelinedWith(log, wc, &never, newRecorder(), k.maybe); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	return k.failure()
 }
 
 // pipelinedWith is pipelined, calling after (when set) after each Append.
@@ -288,7 +352,9 @@ func pipelinedWith(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder,
 	return nil
 }
 
-func batchWait(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) error {
+// batchWait appends c.batch entries at a time and waits for each call,
+// calling after (when set) after each one.
+func batchWait(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder, after func() error) error {
 	es := makeEntries(c.batch, c.size)
 	ctx := context.Background()
 	for !stop.Load() {
@@ -298,11 +364,18 @@ func batchWait(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) err
 			return err
 		}
 		rec.done(start, c.batch, c.batch*c.size)
+		if after != nil {
+			if err := after(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-func concurrent(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) error {
+// concurrent runs c.conc goroutines that each append one entry and wait
+// for it, calling after (when set) after each Append, one at a time.
+func concurrent(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder, after func() error) error {
 	var mu sync.Mutex // orders index assignment with the Append call
 	var wg sync.WaitGroup
 	errs := make([]error, c.conc)
@@ -317,7 +390,15 @@ func concurrent(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) er
 				mu.Lock()
 				number(es, log.LastIndex()+1)
 				f := log.Append(es)
+				var err error
+				if after != nil {
+					err = after()
+				}
 				mu.Unlock()
+				if err != nil {
+					errs[g] = err
+					return
+				}
 				if _, err := f.Wait(ctx); err != nil {
 					errs[g] = err
 					return
@@ -328,4 +409,15 @@ func concurrent(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder) er
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// binarySize writes n bytes as "64 MiB", "64 KiB" or "100 B".
+func binarySize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
 }
