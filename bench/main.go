@@ -37,6 +37,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -123,37 +124,30 @@ func main() {
 // startTrace starts a runtime execution trace into path and returns what
 // stops it and closes the file.
 func startTrace(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		trace.Stop()
-		if err := f.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: trace:", err)
-		}
-	}, nil
+	return startRecording(path, "trace", trace.Start, trace.Stop)
 }
 
 // startCPUProfile starts a CPU profile into path and returns what stops it
 // and closes the file.
 func startCPUProfile(path string) (func(), error) {
+	return startRecording(path, "cpu profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
+}
+
+// startRecording creates path, starts a recording into it and returns what
+// stops the recording and closes the file.
+func startRecording(path, what string, start func(io.Writer) error, stop func()) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return func() {
-		pprof.StopCPUProfile()
+		stop()
 		if err := f.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", what, err)
 		}
 	}, nil
 }

@@ -92,10 +92,16 @@ func TestFindItems(t *testing.T) {
 // writeAt overwrites log bytes at pos in the test directory.
 func writeAt(t *testing.T, fsys *vfs.MemFS, pos int64, b []byte) {
 	t.Helper()
-	f, err := fsys.Open("log/" + fileName(pos-pos%testFileSize))
+	writeAtIn(t, fsys, testFileSize, pos, b)
+}
+
+// writeAtIn is writeAt for a log of files of fileSize bytes.
+func writeAtIn(t *testing.T, fsys *vfs.MemFS, fileSize, pos int64, b []byte) {
+	t.Helper()
+	f, err := fsys.Open("log/" + fileName(pos-pos%fileSize))
 	require.NoError(t, err)
 	defer f.Close()
-	_, err = f.WriteAt(b, pos%testFileSize)
+	_, err = f.WriteAt(b, pos%fileSize)
 	require.NoError(t, err)
 	require.NoError(t, f.Sync())
 }

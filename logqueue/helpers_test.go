@@ -178,7 +178,13 @@ func nilIfEmpty(b []byte) []byte {
 // readRaw reads n bytes at log position pos straight from the file system.
 func readRaw(t testing.TB, fsys vfs.FS, dir string, pos int64, n int) []byte {
 	t.Helper()
-	start := pos &^ (testFileSize - 1)
+	return readRawIn(t, fsys, dir, testFileSize, pos, n)
+}
+
+// readRawIn is readRaw for a log of files of fileSize bytes.
+func readRawIn(t testing.TB, fsys vfs.FS, dir string, fileSize, pos int64, n int) []byte {
+	t.Helper()
+	start := pos &^ (fileSize - 1)
 	f, err := fsys.OpenReadOnly(dir + "/" + fileName(start))
 	require.NoError(t, err)
 	defer f.Close()

@@ -207,7 +207,7 @@ func TestRecoveryInRecycledSpace(t *testing.T) {
 	t.Run("old bytes after the end", func(t *testing.T) {
 		mem, items, raw := write(t)
 		end := endOf(items[len(items)-1])
-		writeAt32(t, mem, end, garbage(raw, fileSize-int(end)))
+		writeAtIn(t, mem, fileSize, end, garbage(raw, fileSize-int(end)))
 		q, counter := reopen(t, mem)
 		assert.Empty(t, find(t, q, end))
 		assert.LessOrEqual(t, counter.read.Load(), int64(cutCleanRun+2*scanBlock),
@@ -219,7 +219,7 @@ func TestRecoveryInRecycledSpace(t *testing.T) {
 		assert.LessOrEqual(t, zeroed, int64(cutCleanRun))
 		assert.Positive(t, zeroed)
 		assert.LessOrEqual(t, counter.read.Load(), int64(cutCleanRun))
-		tail := readRaw32(t, mem, end+cutCleanRun, 4096)
+		tail := readRawIn(t, mem, "log", fileSize, end+cutCleanRun, 4096)
 		assert.Equal(t, raw[1001+cutCleanRun:1001+cutCleanRun+4096], tail, "bytes past the bound were changed")
 	})
 
@@ -238,9 +238,9 @@ func TestRecoveryInRecycledSpace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mem, items, raw := write(t)
 			torn := items[10]
-			writeAt32(t, mem, torn.pos, make([]byte, ItemHeaderSize))
+			writeAtIn(t, mem, fileSize, torn.pos, make([]byte, ItemHeaderSize))
 			from := endOf(torn)
-			writeAt32(t, mem, from, garbage(raw, int(tc.gap)))
+			writeAtIn(t, mem, fileSize, from, garbage(raw, int(tc.gap)))
 			var want []uint64
 			for _, it := range items {
 				if it.pos >= from+tc.gap {
@@ -257,29 +257,6 @@ func TestRecoveryInRecycledSpace(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeAt32 and readRaw32 are writeAt and readRaw for the 32 MiB file of
-// TestRecoveryInRecycledSpace, which holds position 0 onward.
-func writeAt32(t *testing.T, fsys *vfs.MemFS, pos int64, b []byte) {
-	t.Helper()
-	f, err := fsys.Open("log/" + fileName(0))
-	require.NoError(t, err)
-	defer f.Close()
-	_, err = f.WriteAt(b, pos)
-	require.NoError(t, err)
-	require.NoError(t, f.Sync())
-}
-
-func readRaw32(t *testing.T, fsys *vfs.MemFS, pos int64, n int) []byte {
-	t.Helper()
-	f, err := fsys.OpenReadOnly("log/" + fileName(0))
-	require.NoError(t, err)
-	defer f.Close()
-	b := make([]byte, n)
-	_, err = f.ReadAt(b, pos)
-	require.NoError(t, err)
-	return b
 }
 
 // TestZeroAheadSkipsRecycledFiles checks that the zeroer writes no zeros
