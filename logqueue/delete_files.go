@@ -107,9 +107,9 @@ const (
 // leaves a leftover that Open removes, never a log file of the wrong size.
 func (d *deletion) remove(lf *logFile) {
 	q := d.q
-	if kept, err := q.keepAsSpare(lf); kept || err != nil {
-		d.setErr(err)
-	} else {
+	kept, err := q.keepAsSpare(lf)
+	d.setErr(err)
+	if !kept {
 		d.unlink(lf)
 	}
 	if d.left.Add(-1) > 0 {
@@ -119,7 +119,7 @@ func (d *deletion) remove(lf *logFile) {
 		d.setErr(fmt.Errorf("logqueue: sync dir %s after removing log files: %w", q.opts.Dir, err))
 	}
 	d.mu.Lock()
-	err := d.err
+	err = d.err
 	d.mu.Unlock()
 	d.fut.Complete(d.n, err)
 }

@@ -124,7 +124,8 @@ func (q *Queue) adoptSpare(path string) (removed bool, err error) {
 
 // keepAsSpare renames a file DeleteBefore took out to its spare name, if
 // recycling is on and there is room, and closes it. kept false means the
-// caller removes it as usual; the file is then still open.
+// caller removes it as usual (also after a failed rename, reported in err);
+// the file is then still open.
 func (q *Queue) keepAsSpare(lf *logFile) (kept bool, err error) {
 	if q.closed.Load() || !q.spares.reserve() {
 		return false, nil

@@ -318,3 +318,32 @@ func TestZeroAheadSkipsRecycledFiles(t *testing.T) {
 	assert.Zero(t, z2.written.Load(), "zeros written over recycled files after a reopen")
 	require.NoError(t, q2.Close())
 }
+
+// TestKeepAsSpareRenameFails checks that a file whose rename to its spare
+// name fails is removed as if recycling were off, and the failure reported.
+func TestKeepAsSpareRenameFails(t *testing.T) {
+	checkNoLeak(t)
+	mem := vfs.NewMem()
+	fsys := vfs.NewErrorFS(mem, vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpRename && strings.HasSuffix(name, fileName(0)) {
+			if ok, _ := mem.Exists(name); ok { // the first rename, to the spare name
+				return vfs.ErrInjected
+			}
+		}
+		return nil
+	}))
+	opts, tags := testOptions(t, fsys)
+	opts.Prealloc = Fallocate
+	opts.RecycleFiles = 2
+	q := openQueue(t, opts)
+	require.NoError(t, q.StartWriting(0, 1))
+	addUntil(t, q, tags, 1, 1000, 1, 3*testFileSize, 1)
+
+	n, err := waitFor(t, q.DeleteBefore(2*testFileSize))
+	require.ErrorIs(t, err, vfs.ErrInjected)
+	assert.ErrorContains(t, err, "to keep it as a spare")
+	assert.Equal(t, 2, n)
+	assert.Equal(t, 1, q.spares.count(), "the second file is a spare")
+	assert.NotContains(t, logFiles(t, mem, "log"), fileName(0))
+	assert.Equal(t, []string{fileName(testFileSize) + freeSuffix}, spareFiles(t, mem, "log"))
+}
