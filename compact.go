@@ -13,8 +13,9 @@ import (
 // CompactTo declares the entries below index no longer needed (applied and
 // covered by a snapshot). FirstIndex moves to index at once and reads below
 // it get ErrCompacted; log and index files that hold only compacted entries
-// are deleted in the background, each once no reader or iterator is still
-// in it. A log file whose items are not all durable yet is left for a later
+// are freed in the background, each once no reader or iterator is still
+// in it (log files are kept as spares, up to Options.SpareLogFiles, to
+// become new log files; the others are deleted). A log file whose items are not all durable yet is left for a later
 // compaction or the next Open (index may be above DurableIndex: a leader
 // may apply entries its followers made durable before its own disk did).
 // The file holding the new first entry is kept, and so is the file being

@@ -13,8 +13,8 @@ import (
 // is crash-atomic: one status-file write switches from the old log to the new
 // one, so after a crash Open shows the log as before or as after, never a
 // mix. It waits until what was appended before is durable, then completes
-// with index once the switch is durable; old files are deleted in the
-// background.
+// with index once the switch is durable; old files are freed in the
+// background (as by CompactTo).
 func (l *Log) InstallSnapshot(index, term uint64) *pipeline.Future[uint64] {
 	l.mu.Lock()
 	defer l.mu.Unlock()
