@@ -5,27 +5,30 @@ import (
 )
 
 // cutCleanRun bounds how far past the end of the log recovery looks for
-// the bytes of a torn tail. Writes are issued in order, so a torn tail is
-// bytes of the last few writes (at most a few MaxWriteSize pwritevs in
-// flight) just past the last valid item; beyond them lie preallocated
-// zeros, or the old bytes of a recycled file (recycle.go), which never
-// validate at their new positions.
+// the items of a torn tail: that many bytes past the end, or past the end
+// of the last item whose header validates. Writes are issued in order, so
+// a torn tail is bytes of the last few writes (at most a few MaxWriteSize
+// pwritevs in flight) just past the last valid item; beyond them lie
+// preallocated zeros, or the old bytes of a recycled file (recycle.go),
+// which never validate at their new positions.
 const cutCleanRun = 4 << 20
 
-// CutTail zero-fills the file holding pos from pos onward, through the dirty
-// region: until cutCleanRun consecutive zero bytes are seen, cutCleanRun
-// bytes past pos are done, or the file ends. It then syncs the file, so that
-// a later scan of the same positions does not meet bytes of the torn tail
-// again. It returns the bytes overwritten with zeros. With no file holding
-// pos (an empty log, or a log ending exactly at the end of its last file)
-// there is nothing to cut and it returns 0, nil. It is for recovery and must
-// be called before StartWriting (ErrWriting otherwise).
+// CutTail zero-fills the file holding pos from pos to TailExtent(pos): the
+// bytes of the items past pos whose headers validate there, whole or torn,
+// so that a later scan of the same positions cannot meet them. Bytes
+// further on hold no header valid at its position and are left as they
+// are: zeros, the old bytes of a recycled file, or pages of a torn write
+// that carry no header. It then syncs the file if it zeroed anything, and
+// returns the bytes overwritten with zeros. With no file holding pos (an
+// empty log, or a log ending exactly at the end of its last file) there is
+// nothing to cut and it returns 0, nil. It is for recovery and must be
+// called before StartWriting (ErrWriting otherwise).
 //
 // Safety does not depend on the cut: the owner starts a new epoch before it
 // writes again, and items of an older epoch after the current ones end the
-// log (package restore). So the bound costs nothing but tidiness, and keeps
-// an open after a crash in a recycled file, whose old bytes reach to its
-// end, from writing zeros over all of them.
+// log (package restore). The cut keeps the next recovery from finding the
+// same torn items again, and costs nothing when the log ends cleanly, also
+// in a recycled file.
 func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
 	if q.closed.Load() {
 		return 0, ErrClosed
@@ -43,33 +46,27 @@ func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
 	if lf == nil {
 		return 0, nil
 	}
-	fileSize := q.opts.FileSize
-	off := pos - lf.start
-	buf := make([]byte, min(int64(len(zeros)), fileSize-off))
-	// run counts the consecutive zero bytes just before off.
-	end := min(fileSize, off+cutCleanRun)
-	for run := int64(0); off < end && run < cutCleanRun; {
+	extent, err := q.TailExtent(pos)
+	if err != nil {
+		return 0, err
+	}
+	end := extent - lf.start
+	buf := make([]byte, min(int64(len(zeros)), end-(pos-lf.start)))
+	for off := pos - lf.start; off < end; {
 		b := buf[:min(int64(len(buf)), end-off)]
 		if err := readFull(lf, b, off); err != nil {
 			return zeroed, err
 		}
-		first, last := dirtyRange(b)
-		switch {
-		case first < 0:
-			run += int64(len(b))
-		case run+int64(first) >= cutCleanRun:
-			// Dirty bytes after a clean run are not the torn tail. A block
-			// is shorter than the run, so only its first dirty byte can
-			// follow one.
-			run = cutCleanRun
-		default:
+		if first, last := dirtyRange(b); first >= 0 {
 			if _, err := lf.f.WriteAt(zeros[:last+1-first], off+int64(first)); err != nil {
 				return zeroed, fmt.Errorf("logqueue: cut tail of %s at offset %d: %w", lf.name, off+int64(first), err)
 			}
 			zeroed += int64(last + 1 - first)
-			run = int64(len(b) - 1 - last)
 		}
 		off += int64(len(b))
+	}
+	if zeroed == 0 {
+		return 0, nil
 	}
 	if err := lf.f.Sync(); err != nil {
 		return zeroed, fmt.Errorf("logqueue: sync %s after cutting its tail: %w", lf.name, err)

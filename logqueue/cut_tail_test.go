@@ -1,6 +1,7 @@
 package logqueue
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,9 +62,13 @@ func TestCutTail(t *testing.T) {
 	assert.ErrorIs(t, err, ErrWriting)
 }
 
-// TestCutTailStopsAtCleanRun puts a stray byte beyond 4 MiB of zeros: it is
-// not part of the dirty tail and stays.
-func TestCutTailStopsAtCleanRun(t *testing.T) {
+// TestCutTailClearsItemsOnly puts, past the cut position, a whole item, a
+// stray byte, a torn item (valid header, cut payload), another stray byte,
+// and an item more than cutCleanRun further on. The cut clears everything
+// up to the end of the torn item and nothing after it: the later stray
+// byte holds no header that could validate, and the far item is beyond
+// the bound.
+func TestCutTailClearsItemsOnly(t *testing.T) {
 	checkNoLeak(t)
 	mem := vfs.NewMem()
 	opts, _ := testOptions(t, mem)
@@ -73,26 +78,52 @@ func TestCutTailStopsAtCleanRun(t *testing.T) {
 	f, err := mem.Create("log/" + fileName(0))
 	require.NoError(t, err)
 	require.NoError(t, f.Truncate(opts.FileSize))
-	for _, off := range []int64{100, 1 << 20, 1<<20 + cutCleanRun + 10} {
-		_, err = f.WriteAt([]byte{7}, off)
+	const (
+		whole = 64
+		torn  = 1 << 20
+	)
+	tornItem := encode(torn, ItemMeta{Index: 9, Epoch: 1}, nil, bytes.Repeat([]byte{9}, 3000))
+	tornEnd := int64(torn + len(tornItem))
+	far := tornEnd + cutCleanRun + 10
+	writes := map[int64][]byte{
+		whole:       encode(whole, ItemMeta{Index: 7, Epoch: 1}, nil, []byte("whole")),
+		100_000:     {7},
+		torn:        tornItem[:1000],
+		tornEnd + 5: {7},
+		far:         encode(far, ItemMeta{Index: 11, Epoch: 1}, nil, []byte("far")),
+	}
+	for off, b := range writes {
+		_, err = f.WriteAt(b, off)
 		require.NoError(t, err)
 	}
 	require.NoError(t, f.Close())
 	q := openQueue(t, opts)
 
+	extent, err := q.TailExtent(50)
+	require.NoError(t, err)
+	assert.Equal(t, tornEnd, extent)
 	zeroed, err := q.CutTail(50)
 	require.NoError(t, err)
-	assert.Equal(t, int64(1<<20-100+1), zeroed)
+	assert.Positive(t, zeroed)
+	assert.LessOrEqual(t, zeroed, int64(torn+1000-whole), "more than the span of the written bytes")
 	g, err := mem.Open("log/" + fileName(0))
 	require.NoError(t, err)
 	defer g.Close()
+	cleared := make([]byte, tornEnd-50)
+	_, err = g.ReadAt(cleared, 50)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(make([]byte, len(cleared)), cleared), "bytes left before the end of the torn item")
 	b := make([]byte, 1)
-	for off, want := range map[int64]byte{100: 0, 1 << 20: 0, 1<<20 + cutCleanRun + 10: 7} {
+	for off, want := range map[int64]byte{tornEnd + 5: 7, far + 8: byte(KindItem)} {
 		_, err = g.ReadAt(b, off)
 		require.NoError(t, err)
 		assert.Equal(t, want, b[0], "offset %d", off)
 	}
 
+	// Past the torn item nothing validates: nothing to cut, nothing synced.
+	zeroed, err = q.CutTail(tornEnd)
+	require.NoError(t, err)
+	assert.Zero(t, zeroed)
 	zeroed, err = q.CutTail(opts.FileSize * 3)
 	require.NoError(t, err, "no file there: nothing to cut")
 	assert.Zero(t, zeroed)

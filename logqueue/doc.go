@@ -62,8 +62,10 @@
 // marker and zeros), the old bytes of a recycled file (which never validate
 // at their new positions), or a torn tail: bytes of unacknowledged writes,
 // ending within the dirty region the last writes covered. Recovery cuts
-// that tail with CutTail before writing again, looking at most cutCleanRun
-// (4 MiB) past the end. Items of an earlier run left beyond the cut carry an
+// that tail with CutTail before writing again: it zeroes the items past
+// the end whose headers validate (no more than cutCleanRun, 4 MiB, past
+// the end of the last one) and leaves bytes that cannot validate as they
+// are. Items of an earlier run left beyond the cut carry an
 // older epoch, which recovery (package restore) uses to stop; an invalid
 // item followed by valid ones of the current chain is corruption of
 // acknowledged data, which it refuses.

@@ -53,18 +53,55 @@ func (q *Queue) FindItems(pos int64, visit func(m ItemMeta, at int64) bool) erro
 	return nil
 }
 
-// findInFile tries every position of lf from pos on, block by block. A
+// findInFile visits the valid items of lf past pos (see FindItems). A
 // valid item is skipped whole after it is visited: no other item can start
 // inside it and validate, since writing one would have changed its bytes.
 func (q *Queue) findInFile(lf *logFile, pos int64, visit func(ItemMeta, int64) bool) (stop bool, err error) {
+	_, stop, err = q.scanPast(lf, pos, func(at int64) (skip, stop bool) {
+		m, _, _, err := q.ReadItem(at)
+		if err != nil {
+			return false, false
+		}
+		return true, !visit(m, at)
+	})
+	return stop, err
+}
+
+// TailExtent returns the end of the bytes past pos, in pos's file, that
+// recovery must clear before writing there again: the end of the last item
+// whose header validates at its position past pos (the items of a torn
+// tail, whole or torn), found as FindItems finds them, or pos when there is
+// none. Whatever lies beyond (never written, or the old bytes of a recycled
+// file) holds no item header valid at its position, so it can never be
+// taken for an item. It reads the files only.
+func (q *Queue) TailExtent(pos int64) (int64, error) {
+	if q.closed.Load() {
+		return 0, ErrClosed
+	}
+	lf := q.fileFor(pos)
+	if lf == nil {
+		return pos, nil
+	}
+	end, _, err := q.scanPast(lf, pos, func(int64) (bool, bool) { return false, false })
+	return lf.start + end, err
+}
+
+// scanPast tries every position of lf from pos on, block by block, and
+// calls onHeader for each one whose bytes start an item header that
+// validates there. It stops once cutCleanRun bytes have passed without one
+// (past pos, or past the end of the last item whose header validated), at
+// the end of the file, or when onHeader says stop; skip makes it go on
+// after the end of that item. It returns the file offset of the end of the
+// last item whose header validated (pos's offset when none did).
+func (q *Queue) scanPast(lf *logFile, pos int64, onHeader func(at int64) (skip, stop bool)) (extent int64, stop bool, err error) {
 	fileSize := q.opts.FileSize
 	block := make([]byte, min(scanBlock, fileSize))
 	off := pos - lf.start
-	quiet := off // file offset after the last valid header or item seen
+	quiet := off // file offset after the last item whose header validated
 	for off < fileSize && off-quiet < cutCleanRun {
 		b := block[:min(int64(len(block)), fileSize-off)]
 		if err := readFull(lf, b, off); err != nil {
-			return false, err
+			return quiet, false, err
 		}
 		// Positions whose header would run past this block are tried again
 		// at the start of the next one; at the end of the file they cannot
@@ -82,6 +119,9 @@ func (q *Queue) findInFile(lf *logFile, pos int64, visit func(ItemMeta, int64) b
 		// A header has its kind byte (1 for an item) at offKind, so none
 		// starts more than offKind bytes before the first non-zero byte.
 		for i := max(first-offKind, 0); i < limit; i++ {
+			if off+int64(i)-quiet >= cutCleanRun {
+				return quiet, false, nil
+			}
 			if Kind(b[i+offKind]) != KindItem {
 				continue
 			}
@@ -99,21 +139,22 @@ func (q *Queue) findInFile(lf *logFile, pos int64, visit func(ItemMeta, int64) b
 			// A header that validates at this position was written here,
 			// so the item it starts, torn or not, ends at totLen: look at
 			// least cutCleanRun past that.
-			quiet = max(quiet, off+int64(i)+totLen)
-			m, _, _, err := q.ReadItem(at)
-			if err != nil {
+			end := off + int64(i) + totLen
+			quiet = max(quiet, end)
+			skip, stop := onHeader(at)
+			if stop {
+				return quiet, true, nil
+			}
+			if !skip {
 				continue
 			}
-			if !visit(m, at) {
-				return true, nil
-			}
-			if quiet >= next {
-				next = quiet
+			if end >= next {
+				next = end
 				break
 			}
-			i = int(quiet-off) - 1
+			i = int(end-off) - 1
 		}
 		off = next
 	}
-	return false, nil
+	return quiet, false, nil
 }

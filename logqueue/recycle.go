@@ -30,8 +30,9 @@ import (
 // whole file of the right size whose old bytes never validate at their new
 // positions, because item CRCs are seeded with the item's log position.
 // Recovery therefore meets the old bytes after the end of the log the way
-// it meets a torn tail, and FindItems and CutTail bound how far past the
-// end they look (cutCleanRun) instead of relying on zeros there.
+// it meets a torn tail without headers: FindItems bounds how far past the
+// end it looks (cutCleanRun) instead of relying on zeros there, and
+// CutTail leaves such bytes alone.
 
 // freeSuffix marks a spare file.
 const freeSuffix = ".free"

@@ -4,19 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/raftlog/raftlog/idxqueue"
 	"github.com/raftlog/raftlog/logqueue"
 	"github.com/raftlog/raftlog/status"
 	"github.com/raftlog/raftlog/vfs"
 )
-
-// cleanRun is how many zero bytes after a torn tail verify reads before it
-// takes the rest of the file as never written, and how far past the end it
-// looks at most: the bounds recovery's CutTail uses (logqueue's
-// cutCleanRun), so the extent printed is what Open zeroes.
-const cleanRun = 4 << 20
 
 // maxResumes bounds how often verify follows a log that grows under it (see
 // verify); an owner would have to acknowledge a write between every two
@@ -32,7 +25,7 @@ type verifyResult struct {
 	logFiles   int
 	idxChecked uint64
 	stop       walkStop
-	dirtyEnd   int64  // torn tail: file offset just past its last non-zero byte
+	tornEnd    int64  // torn tail: log position of the end of what Open zeroes
 	corruptAt  string // the first problem, "file offset N: reason"; "" when none
 	corruptWhy string // why that makes the log corrupt
 	ioErr      error
@@ -61,8 +54,8 @@ type verifyResult struct {
 //
 // Bytes past the end that pass these checks are a torn tail (writes never
 // acknowledged) or the old bytes of a recycled log file, which never
-// validate at their new positions; Open zeroes the first 4 MiB of them.
-// verify reports them and exits 0.
+// validate at their new positions; Open zeroes the items among them whose
+// headers validate (logqueue's TailExtent). verify reports them and exits 0.
 func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("verify", "DIR", stderr)
 	dir, code, ok := parseArgs(fs, args, stderr)
@@ -180,11 +173,11 @@ func verify(v *view) verifyResult {
 		w = v.walk(w.s)
 	}
 	if r.stop.kind != stopEnd {
-		end, err := v.dirtyEnd(r.stop.pos)
+		end, err := v.lq.TailExtent(r.stop.pos)
 		if err != nil {
 			r.ioErr = err
 		}
-		r.dirtyEnd = end
+		r.tornEnd = end
 	}
 	return r
 }
@@ -264,40 +257,12 @@ func (r verifyResult) print(w io.Writer, v *view) {
 		return
 	}
 	fmt.Fprintf(w, "torn tail    %s\n", r.stop.describe(v))
-	fmt.Fprintf(w, "             non-zero bytes up to %s offset %d: writes never acknowledged, or the old bytes of a recycled log file; Open zeroes them\n",
-		v.logFileName(r.stop.pos), r.dirtyEnd)
+	if r.tornEnd > r.stop.pos {
+		fmt.Fprintf(w, "             items of unacknowledged writes up to %s offset %d: Open zeroes them\n",
+			v.logFileName(r.stop.pos), r.tornEnd-r.stop.pos&^(v.logFileSize-1))
+	} else {
+		fmt.Fprintln(w, "             no item header past the end (a write cut before one was whole, or the old bytes of a recycled log file): Open leaves them")
+	}
 	fmt.Fprintf(w, "OK (torn tail after index %d, not below the commit index %d or the persisted index %d)\n",
 		r.lastIndex, st.Commit, st.PersistedIndex)
-}
-
-// dirtyEnd returns the offset just past the last non-zero byte of the file
-// holding pos, looking from pos until cleanRun zero bytes follow the last
-// non-zero one, cleanRun bytes past pos are read, or the file ends.
-func (v *view) dirtyEnd(pos int64) (int64, error) {
-	off0 := pos & (v.logFileSize - 1)
-	if !v.hasLogFile(pos) {
-		return off0, nil
-	}
-	f, err := vfs.Default.OpenReadOnly(filepath.Join(v.dir, v.logFileName(pos)))
-	if err != nil {
-		return off0, err
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	end := off0
-	limit := min(v.logFileSize, off0+cleanRun)
-	for off := off0; off < limit && off-end < cleanRun; {
-		b := buf[:min(int64(len(buf)), limit-off)]
-		if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
-			return off0, fmt.Errorf("read %s at offset %d: %w", f.Name(), off, err)
-		}
-		for i := len(b) - 1; i >= 0; i-- {
-			if b[i] != 0 {
-				end = off + int64(i) + 1
-				break
-			}
-		}
-		off += int64(len(b))
-	}
-	return end, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,9 +71,21 @@ func TestVerifyTornTail(t *testing.T) {
 	code, out, errOut := runCmd("verify", dir)
 	require.Equal(t, exitOK, code, out+errOut)
 	require.Contains(t, out, "torn tail    "+location(end)+": header CRC")
-	require.Contains(t, out, fmt.Sprintf("non-zero bytes up to %020d.log offset %d",
-		end&^(testLogFileSize-1), end&(testLogFileSize-1)+int64(size)))
+	require.Contains(t, out, "no item header past the end")
 	require.Contains(t, out, fmt.Sprintf("OK (torn tail after index %d", testEntries))
+	require.Empty(t, recoveryVerdict(t, dir))
+
+	// The first part of the next item, its header whole: what Open zeroes
+	// runs to the end the header gives.
+	data := bytes.Repeat([]byte{5}, size)
+	next := make([]byte, logqueue.EncodedSize(0, len(data)))
+	logqueue.EncodeItem(next, end, &logqueue.ItemMeta{Index: testEntries + 1, Term: 99, Epoch: 1}, nil, data)
+	patchLog(t, dir, end, next[:len(next)/2])
+	code, out, errOut = runCmd("verify", dir)
+	require.Equal(t, exitOK, code, out+errOut)
+	require.Contains(t, out, "torn tail    "+location(end)+": payload CRC")
+	require.Contains(t, out, fmt.Sprintf("items of unacknowledged writes up to %020d.log offset %d: Open zeroes them",
+		end&^(testLogFileSize-1), end&(testLogFileSize-1)+int64(len(next))))
 	require.Empty(t, recoveryVerdict(t, dir))
 }
 
