@@ -1,6 +1,7 @@
 package logqueue
 
 import (
+	"bytes"
 	"fmt"
 )
 
@@ -75,26 +76,44 @@ func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
 }
 
 // dirtyRange returns the indexes of the first and last non-zero bytes of b,
-// or -1, -1 when b is all zeros.
+// or -1, -1 when b is all zeros. Recovery runs it over megabytes of
+// preallocated zeros at every open, so it skips zero runs a zeroRun at a
+// time with bytes.Equal (vectorised) before looking at single bytes.
 func dirtyRange(b []byte) (first, last int) {
-	first, last = -1, -1
-	for i, c := range b {
-		if c != 0 {
-			first = i
-			break
+	first = -1
+	for off := 0; off < len(b); off += len(zeroRun) {
+		c := b[off:min(off+len(zeroRun), len(b))]
+		if bytes.Equal(c, zeroRun[:len(c)]) {
+			continue
 		}
+		for i, v := range c {
+			if v != 0 {
+				first = off + i
+				break
+			}
+		}
+		break
 	}
 	if first < 0 {
 		return -1, -1
 	}
-	for i := len(b) - 1; i >= first; i-- {
-		if b[i] != 0 {
-			last = i
-			break
+	for end := len(b); end > first; end -= len(zeroRun) {
+		start := max(end-len(zeroRun), first)
+		c := b[start:end]
+		if bytes.Equal(c, zeroRun[:len(c)]) {
+			continue
+		}
+		for i := len(c) - 1; i >= 0; i-- {
+			if c[i] != 0 {
+				return first, start + i
+			}
 		}
 	}
-	return first, last
+	return first, first
 }
+
+// zeroRun is what dirtyRange compares runs of bytes with.
+var zeroRun = make([]byte, 256)
 
 // SyncRange fdatasyncs every file holding a byte of the log positions
 // [from, to). Recovery uses it for the tail it scanned: those bytes may have

@@ -166,9 +166,49 @@ func TestDirtyRange(t *testing.T) {
 		{[]byte{0, 1, 0, 1, 0}, 1, 3},
 		{[]byte{0, 0, 9}, 2, 2},
 	}
+	long := func(n int, set ...int) []byte {
+		b := make([]byte, n)
+		for _, i := range set {
+			b[i] = 0x80
+		}
+		return b
+	}
+	tests = append(tests, []struct {
+		b           []byte
+		first, last int
+	}{
+		{long(10000), -1, -1},
+		{long(10000, 9999), 9999, 9999},
+		{long(10000, 0), 0, 0},
+		{long(10000, 255, 256), 255, 256},
+		{long(10000, 300, 5000, 7777), 300, 7777},
+		{long(513, 512), 512, 512},
+	}...)
 	for _, tt := range tests {
 		first, last := dirtyRange(tt.b)
-		assert.Equal(t, tt.first, first, "%v", tt.b)
-		assert.Equal(t, tt.last, last, "%v", tt.b)
+		assert.Equal(t, tt.first, first, "%d bytes", len(tt.b))
+		assert.Equal(t, tt.last, last, "%d bytes", len(tt.b))
 	}
+}
+
+// FuzzDirtyRange checks dirtyRange against a byte-by-byte search.
+func FuzzDirtyRange(f *testing.F) {
+	f.Add([]byte{0, 1, 0}, uint16(0), uint16(0))
+	f.Add([]byte{}, uint16(700), uint16(3))
+	f.Fuzz(func(t *testing.T, head []byte, zerosBefore, zerosAfter uint16) {
+		b := append(append(make([]byte, zerosBefore), head...), make([]byte, zerosAfter)...)
+		wantFirst, wantLast := -1, -1
+		for i, v := range b {
+			if v != 0 {
+				if wantFirst < 0 {
+					wantFirst = i
+				}
+				wantLast = i
+			}
+		}
+		first, last := dirtyRange(b)
+		if first != wantFirst || last != wantLast {
+			t.Fatalf("dirtyRange = %d, %d; want %d, %d", first, last, wantFirst, wantLast)
+		}
+	})
 }
