@@ -347,3 +347,41 @@ func TestKeepAsSpareRenameFails(t *testing.T) {
 	assert.NotContains(t, logFiles(t, mem, "log"), fileName(0))
 	assert.Equal(t, []string{fileName(testFileSize) + freeSuffix}, spareFiles(t, mem, "log"))
 }
+
+// BenchmarkRecoveryInRecycledSpace times what every open of a log that
+// ends in a recycled file does past the end: FindItems, then TailExtent
+// (CutTail's search), over the old bytes of the file's first life.
+func BenchmarkRecoveryInRecycledSpace(b *testing.B) {
+	const fileSize = 16 << 20
+	mem := vfs.NewMem()
+	opts, tags := testOptions(b, mem)
+	opts.FileSize = fileSize
+	opts.Prealloc = Fallocate
+	q := openQueue(b, opts)
+	require.NoError(b, q.StartWriting(0, 1))
+	items := addUntil(b, q, tags, 1, 128, 1, 6<<20, 1)
+	require.NoError(b, q.Close())
+	last := items[len(items)-1]
+	end := last.pos + EncodedSize(len(last.header), len(last.data))
+	raw := readRawIn(b, mem, "log", fileSize, 0, int(end))
+	f, err := mem.Open("log/" + fileName(0))
+	require.NoError(b, err)
+	_, err = f.WriteAt(raw[1001:], end) // old items, none at its own position
+	require.NoError(b, err)
+	require.NoError(b, f.Close())
+
+	opts2, _ := testOptions(b, mem)
+	opts2.FileSize = fileSize
+	q2 := openQueue(b, opts2)
+	b.SetBytes(cutCleanRun)
+	b.ResetTimer()
+	for range b.N {
+		found := 0
+		require.NoError(b, q2.FindItems(end, func(ItemMeta, int64) bool { found++; return true }))
+		extent, err := q2.TailExtent(end)
+		require.NoError(b, err)
+		if found != 0 || extent != end {
+			b.Fatalf("found %d items, extent %d past the end %d of old bytes", found, extent, end)
+		}
+	}
+}
