@@ -215,8 +215,8 @@ func reopenOnce(dir string, opts raftlog.Options) (string, error) {
 	if err := log.Close(); err != nil {
 		return "", fmt.Errorf("close after reopen: %w", err)
 	}
-	return fmt.Sprintf("%v (recovery %v, %d B zeroed past the end)", took.Round(10*time.Microsecond),
-		time.Duration(m.RecoveryDuration*1e9).Round(10*time.Microsecond), int64(m.TornBytesCut)), nil
+	return fmt.Sprintf("%v (recovery %v: %d B scanned, %d B zeroed past the end)", took.Round(10*time.Microsecond),
+		time.Duration(m.RecoveryDuration*1e9).Round(10*time.Microsecond), int64(m.RecoveryScannedBytes), int64(m.TornBytesCut)), nil
 }
 
 func makeEntries(n, size int) []raftlog.Entry {

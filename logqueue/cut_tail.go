@@ -31,30 +31,30 @@ const cutCleanRun = 4 << 20
 // same torn items again, and costs nothing when the log ends cleanly, also
 // in a recycled file.
 func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
-	if q.closed.Load() {
-		return 0, ErrClosed
+	if err := q.checkCut(pos); err != nil {
+		return 0, err
 	}
-	if q.opts.ReadOnly {
-		return 0, ErrReadOnly
+	end, err := q.TailExtent(pos)
+	if err != nil {
+		return 0, err
 	}
-	if q.started {
-		return 0, ErrWriting
-	}
-	if pos < 0 {
-		return 0, q.noFile(pos)
+	return q.CutTailTo(pos, end)
+}
+
+// CutTailTo is CutTail with the end already known: from TailExtent, or
+// from the FindItems that recovery runs first.
+func (q *Queue) CutTailTo(pos, end int64) (zeroed int64, err error) {
+	if err := q.checkCut(pos); err != nil {
+		return 0, err
 	}
 	lf := q.fileFor(pos)
 	if lf == nil {
 		return 0, nil
 	}
-	extent, err := q.TailExtent(pos)
-	if err != nil {
-		return 0, err
-	}
-	end := extent - lf.start
-	buf := make([]byte, min(int64(len(zeros)), end-(pos-lf.start)))
-	for off := pos - lf.start; off < end; {
-		b := buf[:min(int64(len(buf)), end-off)]
+	stop := min(end, lf.start+q.opts.FileSize) - lf.start
+	buf := make([]byte, max(0, min(int64(len(zeros)), stop-(pos-lf.start))))
+	for off := pos - lf.start; off < stop; {
+		b := buf[:min(int64(len(buf)), stop-off)]
 		if err := readFull(lf, b, off); err != nil {
 			return zeroed, err
 		}
@@ -73,6 +73,21 @@ func (q *Queue) CutTail(pos int64) (zeroed int64, err error) {
 		return zeroed, fmt.Errorf("logqueue: sync %s after cutting its tail: %w", lf.name, err)
 	}
 	return zeroed, nil
+}
+
+// checkCut is what CutTail and CutTailTo refuse.
+func (q *Queue) checkCut(pos int64) error {
+	switch {
+	case q.closed.Load():
+		return ErrClosed
+	case q.opts.ReadOnly:
+		return ErrReadOnly
+	case q.started:
+		return ErrWriting
+	case pos < 0:
+		return q.noFile(pos)
+	}
+	return nil
 }
 
 // dirtyRange returns the indexes of the first and last non-zero bytes of b,

@@ -23,16 +23,22 @@ import (
 // lie less than cutCleanRun apart. visit returns false to stop. The search
 // reads at most about cutCleanRun bytes past the last item it finds. It
 // reads the files only, so it is for recovery, before StartWriting.
-func (q *Queue) FindItems(pos int64, visit func(m ItemMeta, at int64) bool) error {
+//
+// extent is what TailExtent(pos) returns, found on the way, when visit
+// never stopped the search (recovery passes it to CutTailTo rather than
+// searching the same bytes again).
+func (q *Queue) FindItems(pos int64, visit func(m ItemMeta, at int64) bool) (extent int64, err error) {
 	if q.closed.Load() {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	fileSize := q.opts.FileSize
+	extent = pos
 	var after int64 // later files start at or after this
 	if lf := q.fileFor(pos); lf != nil {
-		stop, err := q.findInFile(lf, pos, visit)
+		end, stop, err := q.scanPast(lf, pos, q.visitValid(visit))
+		extent = lf.start + end
 		if err != nil || stop {
-			return err
+			return extent, err
 		}
 		after = lf.start + fileSize
 	} else {
@@ -49,25 +55,24 @@ func (q *Queue) FindItems(pos int64, visit func(m ItemMeta, at int64) bool) erro
 				break
 			}
 			if !visit(m, at) {
-				return nil
+				return extent, nil
 			}
 		}
 	}
-	return nil
+	return extent, nil
 }
 
-// findInFile visits the valid items of lf past pos (see FindItems). A
-// valid item is skipped whole after it is visited: no other item can start
-// inside it and validate, since writing one would have changed its bytes.
-func (q *Queue) findInFile(lf *logFile, pos int64, visit func(ItemMeta, int64) bool) (stop bool, err error) {
-	_, stop, err = q.scanPast(lf, pos, func(at int64) (skip, stop bool) {
+// visitValid is the scanPast callback of FindItems: it visits each item
+// whose payload validates too, and skips it whole, since no other item can
+// start inside it and validate (writing one would have changed its bytes).
+func (q *Queue) visitValid(visit func(ItemMeta, int64) bool) func(at int64) (skip, stop bool) {
+	return func(at int64) (skip, stop bool) {
 		m, _, _, err := q.ReadItem(at)
 		if err != nil {
 			return false, false
 		}
 		return true, !visit(m, at)
-	})
-	return stop, err
+	}
 }
 
 // TailExtent returns the end of the bytes past pos, in pos's file, that

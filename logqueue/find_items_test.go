@@ -75,15 +75,21 @@ func TestFindItems(t *testing.T) {
 			opts2, _ := testOptions(t, fsys)
 			q2 := openQueue(t, opts2)
 			var got []found
-			require.NoError(t, q2.FindItems(from, func(m ItemMeta, at int64) bool {
+			extent, err := q2.FindItems(from, func(m ItemMeta, at int64) bool {
 				got = append(got, found{m.Index, at})
 				return true
-			}))
+			})
+			require.NoError(t, err)
 			assert.Equal(t, tc.want(items), got)
+			// The extent found on the way is TailExtent's.
+			want, err := q2.TailExtent(from)
+			require.NoError(t, err)
+			assert.Equal(t, want, extent)
 
 			// visit returning false stops the search.
 			calls := 0
-			require.NoError(t, q2.FindItems(from, func(ItemMeta, int64) bool { calls++; return false }))
+			_, err = q2.FindItems(from, func(ItemMeta, int64) bool { calls++; return false })
+			require.NoError(t, err)
 			assert.LessOrEqual(t, calls, 1)
 		})
 	}

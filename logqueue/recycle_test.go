@@ -197,10 +197,11 @@ func TestRecoveryInRecycledSpace(t *testing.T) {
 	}
 	find := func(t *testing.T, q *Queue, from int64) []uint64 {
 		var got []uint64
-		require.NoError(t, q.FindItems(from, func(m ItemMeta, _ int64) bool {
+		_, err := q.FindItems(from, func(m ItemMeta, _ int64) bool {
 			got = append(got, m.Index)
 			return true
-		}))
+		})
+		require.NoError(t, err)
 		return got
 	}
 
@@ -349,8 +350,8 @@ func TestKeepAsSpareRenameFails(t *testing.T) {
 }
 
 // BenchmarkRecoveryInRecycledSpace times what every open of a log that
-// ends in a recycled file does past the end: FindItems, then TailExtent
-// (CutTail's search), over the old bytes of the file's first life.
+// ends in a recycled file does past the end: FindItems, which also finds
+// the extent CutTailTo needs, over the old bytes of the file's first life.
 func BenchmarkRecoveryInRecycledSpace(b *testing.B) {
 	const fileSize = 16 << 20
 	mem := vfs.NewMem()
@@ -377,8 +378,7 @@ func BenchmarkRecoveryInRecycledSpace(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		found := 0
-		require.NoError(b, q2.FindItems(end, func(ItemMeta, int64) bool { found++; return true }))
-		extent, err := q2.TailExtent(end)
+		extent, err := q2.FindItems(end, func(ItemMeta, int64) bool { found++; return true })
 		require.NoError(b, err)
 		if found != 0 || extent != end {
 			b.Fatalf("found %d items, extent %d past the end %d of old bytes", found, extent, end)

@@ -191,7 +191,8 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 			"the log ends at index %d, below the commit index %d / persisted index %d that were durable (%s)",
 			c.next-1, st.Commit, st.PersistedIndex, endErr))
 	}
-	if err := acknowledgedAfter(lq, sc.Pos(), c, st); err != nil {
+	extent, err := acknowledgedAfter(lq, sc.Pos(), c, st)
+	if err != nil {
 		return res, err
 	}
 
@@ -200,7 +201,7 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 	res.LastEpoch = c.epoch
 	res.WritePos = pos
 	if !opts.ReadOnly {
-		cut, err := lq.CutTail(pos)
+		cut, err := cutTail(lq, pos, sc.Pos(), extent)
 		if err != nil {
 			return res, fmt.Errorf("restore: cutting the tail at position %d: %w", pos, err)
 		}
@@ -213,6 +214,19 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// cutTail cuts the torn tail after pos, the end of the chain. The search
+// past the end started at searched, which is pos or, past a stale item or
+// an end marker, further on, and found the extent of the items there; in
+// pos's file that is also the end of the cut (a stale item between pos and
+// searched goes too), and saves searching the same bytes again. Past an
+// end marker it searched the next file, so the cut searches pos's own.
+func cutTail(lq *logqueue.Queue, pos, searched, extent int64) (int64, error) {
+	if fs := lq.FileSize(); searched/fs == pos/fs {
+		return lq.CutTailTo(pos, extent)
+	}
+	return lq.CutTail(pos)
 }
 
 // persistedItem reads the item the index files give for index p.
@@ -262,9 +276,11 @@ func (c chain) breaks(m logqueue.ItemMeta, maxEpoch uint32) string {
 // acknowledgedAfter looks past the end at pos for a valid item of the
 // current chain that proves index c.next had been acknowledged before it was
 // written. Such an item turns what looks like a torn tail into corruption.
-func acknowledgedAfter(lq *logqueue.Queue, pos int64, c chain, st status.State) error {
+//
+// It returns the extent of the items past pos (logqueue.TailExtent).
+func acknowledgedAfter(lq *logqueue.Queue, pos int64, c chain, st status.State) (int64, error) {
 	var proof string
-	err := lq.FindItems(pos, func(m logqueue.ItemMeta, at int64) bool {
+	extent, err := lq.FindItems(pos, func(m logqueue.ItemMeta, at int64) bool {
 		if c.stale(m, st) || m.Epoch > st.Epoch || m.Index < c.next || m.DurableLag == 0 {
 			return true
 		}
@@ -276,12 +292,12 @@ func acknowledgedAfter(lq *logqueue.Queue, pos int64, c chain, st status.State) 
 		return true
 	})
 	if err != nil {
-		return fmt.Errorf("restore: looking past the end of the log at position %d: %w", pos, err)
+		return 0, fmt.Errorf("restore: looking past the end of the log at position %d: %w", pos, err)
 	}
 	if proof != "" {
-		return corruption(lq, pos, c.next, "an item is missing or damaged: "+proof)
+		return 0, corruption(lq, pos, c.next, "an item is missing or damaged: "+proof)
 	}
-	return nil
+	return extent, nil
 }
 
 func corruption(lq *logqueue.Queue, pos int64, index uint64, reason string) error {

@@ -221,7 +221,7 @@ func (r *verifyResult) add(v *view, it item) bool {
 // what proves it, or "". This is recovery's test (restore.Run).
 func (v *view) acknowledgedAfter(s chainState) (string, error) {
 	proof := ""
-	err := v.lq.FindItems(s.pos, func(m logqueue.ItemMeta, at int64) bool {
+	_, err := v.lq.FindItems(s.pos, func(m logqueue.ItemMeta, at int64) bool {
 		if v.stale(m, s) || m.Epoch > v.st.Epoch || m.Index < s.next || m.DurableLag == 0 {
 			return true
 		}
