@@ -165,15 +165,24 @@ func (r *recorder) errors() []error {
 	return append([]error(nil), r.errs...)
 }
 
-// waitTag receives from c until it sees a tag >= want.
+// waitTag receives from c until it sees a tag >= want, failing the test
+// after 10 s rather than hanging it.
 func waitTag(t *testing.T, c <-chan uint64, want uint64) {
 	t.Helper()
-	for tag := range c {
-		if tag >= want {
-			return
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case tag, ok := <-c:
+			if !ok {
+				t.Fatalf("channel closed before tag %d", want)
+			}
+			if tag >= want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no tag %d within 10 s", want)
 		}
 	}
-	t.Fatalf("channel closed before tag %d", want)
 }
 
 // checkNoLeak fails the test if goroutines started during it are still
