@@ -431,7 +431,12 @@ func TestCrashAtEveryWrite(t *testing.T) {
 			require.NoError(t, werr, "k=%d: the workload failed without a crash", k)
 			break
 		}
-		require.Error(t, werr, "k=%d: the workload did not notice the crash", k)
+		if crashCompactKeep == 0 {
+			// With compaction the crash may land on the background removal
+			// (or recycling) of a compacted file after the last append:
+			// its failure is only logged, and rightly loses nothing.
+			require.Error(t, werr, "k=%d: the workload did not notice the crash", k)
+		}
 		checkRecovered(t, crashed, acks, fmt.Sprintf("crash at write op k=%d", k))
 		points++
 	}
