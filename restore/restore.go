@@ -118,11 +118,14 @@ type Result struct {
 // TermStart says that entries from index First on have term Term.
 type TermStart struct{ First, Term uint64 }
 
-// chain is the state of the validated log just before the scan position.
-type chain struct {
-	next     uint64 // index expected next
-	lastTerm uint64
-	epoch    uint32 // epoch of the last valid item
+// Chain is the state of a validated chain of items just before the next
+// position: the index expected there, the term before it and the epoch of
+// the last valid item. Its methods are the rules recovery applies to the
+// items it meets, which raftlog verify applies too.
+type Chain struct {
+	Next     uint64 // index expected next
+	LastTerm uint64 // term of index Next-1
+	Epoch    uint32 // epoch of the last valid item
 }
 
 // Run recovers the log described by st. It changes the disk only to cut the
@@ -140,20 +143,20 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 	mustHave := max(st.Commit, st.PersistedIndex)
 
 	pos := st.FirstPos
-	c := chain{next: first, lastTerm: st.FirstPrevTerm}
+	c := Chain{Next: first, LastTerm: st.FirstPrevTerm}
 	if p := st.PersistedIndex; p >= first && !opts.FullScan {
 		ppos, m, err := persistedItem(lq, iq, p)
 		if err == nil {
 			pos = ppos + logqueue.EncodedSize(int(m.HeaderLen), int(m.DataLen))
-			c = chain{next: p + 1, lastTerm: m.Term, epoch: m.Epoch}
+			c = Chain{Next: p + 1, LastTerm: m.Term, Epoch: m.Epoch}
 		} else {
 			// The index files are only a cache of positions: scan the
 			// whole log and let the flush stage write them again.
 			res.Rebuilt = true
 		}
 	}
-	res.TailFirst = c.next
-	res.BaseTerm = c.lastTerm
+	res.TailFirst = c.Next
+	res.BaseTerm = c.LastTerm
 
 	sc := lq.NewScanner(pos)
 	var endErr error
@@ -163,19 +166,19 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 			endErr = err
 			break
 		}
-		if c.stale(m, st) {
-			endErr = fmt.Errorf("%w: stale item (index %d, epoch %d) after epoch %d", logqueue.ErrEndOfLog, m.Index, m.Epoch, c.epoch)
+		if c.Stale(m, st) {
+			endErr = fmt.Errorf("%w: stale item (index %d, epoch %d) after epoch %d", logqueue.ErrEndOfLog, m.Index, m.Epoch, c.Epoch)
 			break
 		}
-		if reason := c.breaks(m, st.Epoch); reason != "" {
-			return res, corruption(lq, ipos, c.next, reason)
+		if reason := c.Breaks(m, st.Epoch); reason != "" {
+			return res, corruption(lq, ipos, c.Next, reason)
 		}
 		res.TailPositions = append(res.TailPositions, ipos)
-		if m.Term != c.lastTerm {
+		if m.Term != c.LastTerm {
 			res.TermStarts = append(res.TermStarts, TermStart{First: m.Index, Term: m.Term})
 		}
 		res.ScannedBytes += logqueue.EncodedSize(int(m.HeaderLen), int(m.DataLen))
-		c = chain{next: m.Index + 1, lastTerm: m.Term, epoch: m.Epoch}
+		c = Chain{Next: m.Index + 1, LastTerm: m.Term, Epoch: m.Epoch}
 		pos = sc.Pos()
 	}
 	kind, corrupt, ok := Classify(endErr)
@@ -183,22 +186,22 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 	case !ok:
 		return res, fmt.Errorf("restore: scanning the log at position %d: %w", sc.Pos(), endErr)
 	case corrupt:
-		return res, corruption(lq, sc.Pos(), c.next, endErr.Error())
+		return res, corruption(lq, sc.Pos(), c.Next, endErr.Error())
 	}
 	res.End, res.EndReason = kind, endErr.Error()
-	if c.next <= mustHave {
-		return res, corruption(lq, sc.Pos(), c.next, fmt.Sprintf(
+	if c.Next <= mustHave {
+		return res, corruption(lq, sc.Pos(), c.Next, fmt.Sprintf(
 			"the log ends at index %d, below the commit index %d / persisted index %d that were durable (%s)",
-			c.next-1, st.Commit, st.PersistedIndex, endErr))
+			c.Next-1, st.Commit, st.PersistedIndex, endErr))
 	}
 	extent, err := acknowledgedAfter(lq, sc.Pos(), c, st)
 	if err != nil {
 		return res, err
 	}
 
-	res.LastIndex = c.next - 1
-	res.LastTerm = c.lastTerm
-	res.LastEpoch = c.epoch
+	res.LastIndex = c.Next - 1
+	res.LastTerm = c.LastTerm
+	res.LastEpoch = c.Epoch
 	res.WritePos = pos
 	if !opts.ReadOnly {
 		cut, err := cutTail(lq, pos, sc.Pos(), extent)
@@ -246,47 +249,56 @@ func persistedItem(lq *logqueue.Queue, iq *idxqueue.Queue, p uint64) (int64, log
 	return ppos, m, nil
 }
 
-// stale reports whether m is left over from an earlier use of its bytes: an
+// Stale reports whether m is left over from an earlier use of its bytes: an
 // item of an older epoch than the chain's, or one that the last tail
-// truncation cut off.
-func (c chain) stale(m logqueue.ItemMeta, st status.State) bool {
-	if m.Epoch < c.epoch {
+// truncation cut off (st is the status file's state). A stale item ends the
+// chain cleanly.
+func (c Chain) Stale(m logqueue.ItemMeta, st status.State) bool {
+	if m.Epoch < c.Epoch {
 		return true
 	}
 	return st.TruncatedFrom > 0 && m.Index >= st.TruncatedFrom && m.Epoch < st.TruncEpoch
 }
 
-// breaks returns why item m cannot follow the chain c, or "" if it can.
-// m's epoch is at least c's: an item of an older epoch is stale data and
-// ends the log before this is asked.
-func (c chain) breaks(m logqueue.ItemMeta, maxEpoch uint32) string {
+// Breaks returns why item m, valid and not stale, cannot follow the chain
+// c, or "" if it can. maxEpoch is the status file's epoch, which no item
+// may be above. An item that breaks the chain is corruption.
+func (c Chain) Breaks(m logqueue.ItemMeta, maxEpoch uint32) string {
 	switch {
 	case m.Epoch > maxEpoch:
-		return fmt.Sprintf("item of epoch %d, above the status file's epoch %d", m.Epoch, maxEpoch)
-	case m.Index != c.next:
-		return fmt.Sprintf("item has index %d", m.Index)
-	case m.Term < c.lastTerm:
-		return fmt.Sprintf("term goes down from %d to %d", c.lastTerm, m.Term)
-	case m.PrevTerm != c.lastTerm:
-		return fmt.Sprintf("item's previous term %d is not the term %d before it", m.PrevTerm, c.lastTerm)
+		return fmt.Sprintf("index %d has epoch %d, above the status file's epoch %d", m.Index, m.Epoch, maxEpoch)
+	case m.Index != c.Next:
+		return fmt.Sprintf("item has index %d, want %d", m.Index, c.Next)
+	case m.Term < c.LastTerm:
+		return fmt.Sprintf("index %d has term %d, below the term %d before it", m.Index, m.Term, c.LastTerm)
+	case m.PrevTerm != c.LastTerm:
+		return fmt.Sprintf("index %d has prevTerm %d, but index %d has term %d", m.Index, m.PrevTerm, m.Index-1, c.LastTerm)
 	}
 	return ""
 }
 
+// ProvesAcknowledged reports whether m, a valid item found past the end of
+// the chain c, proves that index c.Next had been acknowledged durable
+// before m was written (its DurableLag reaches back to c.Next or beyond):
+// then the end of c is damage to acknowledged data, not a torn tail.
+func (c Chain) ProvesAcknowledged(m logqueue.ItemMeta, st status.State) bool {
+	if c.Stale(m, st) || m.Epoch > st.Epoch || m.Index < c.Next || m.DurableLag == 0 {
+		return false
+	}
+	return m.Index-uint64(m.DurableLag) >= c.Next
+}
+
 // acknowledgedAfter looks past the end at pos for a valid item of the
-// current chain that proves index c.next had been acknowledged before it was
+// current chain that proves index c.Next had been acknowledged before it was
 // written. Such an item turns what looks like a torn tail into corruption.
 //
 // It returns the extent of the items past pos (logqueue.TailExtent).
-func acknowledgedAfter(lq *logqueue.Queue, pos int64, c chain, st status.State) (int64, error) {
+func acknowledgedAfter(lq *logqueue.Queue, pos int64, c Chain, st status.State) (int64, error) {
 	var proof string
 	extent, err := lq.FindItems(pos, func(m logqueue.ItemMeta, at int64) bool {
-		if c.stale(m, st) || m.Epoch > st.Epoch || m.Index < c.next || m.DurableLag == 0 {
-			return true
-		}
-		if m.Index-uint64(m.DurableLag) >= c.next {
+		if c.ProvesAcknowledged(m, st) {
 			proof = fmt.Sprintf("the item at position %d (index %d) was written after index %d was acknowledged durable",
-				at, m.Index, c.next)
+				at, m.Index, c.Next)
 			return false
 		}
 		return true
@@ -295,7 +307,7 @@ func acknowledgedAfter(lq *logqueue.Queue, pos int64, c chain, st status.State) 
 		return 0, fmt.Errorf("restore: looking past the end of the log at position %d: %w", pos, err)
 	}
 	if proof != "" {
-		return 0, corruption(lq, pos, c.next, "an item is missing or damaged: "+proof)
+		return 0, corruption(lq, pos, c.Next, "an item is missing or damaged: "+proof)
 	}
 	return extent, nil
 }

@@ -295,7 +295,7 @@ func TestRestoreRefusesCorruption(t *testing.T) {
 				e.write(p[4]+logqueue.EncodedSize(0, 100), 1, 1, seq(6, 8, 2, 100))
 				return newState(1)
 			},
-			substr: "previous term",
+			substr: "index 6 has prevTerm 1, but index 5 has term 2",
 		},
 		{
 			name: "index gap",
@@ -313,7 +313,7 @@ func TestRestoreRefusesCorruption(t *testing.T) {
 				e.write(p[4]+logqueue.EncodedSize(0, 100), 1, 3, seq(6, 6, 2, 100))
 				return newState(1)
 			},
-			substr: "term goes down",
+			substr: "index 6 has term 2, below the term 3 before it",
 		},
 		{
 			name: "epoch above the status epoch",

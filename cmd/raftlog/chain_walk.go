@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/raftlog/raftlog/logqueue"
+	"github.com/raftlog/raftlog/restore"
 )
 
 // chainState is where a walk of the log starts: the position and index of
@@ -16,6 +17,11 @@ type chainState struct {
 	next      uint64
 	lastTerm  uint64
 	lastEpoch uint32
+}
+
+// chain is s as recovery's rules take it.
+func (s chainState) chain() restore.Chain {
+	return restore.Chain{Next: s.next, LastTerm: s.lastTerm, Epoch: s.lastEpoch}
 }
 
 // item is one entry found by a walk. header and data alias the scanner's
@@ -58,12 +64,12 @@ type walkStop struct {
 	epochAhead bool
 }
 
-// walker follows the chain of items from a chainState the way recovery
-// (restore.Run) does: every item must validate (both CRCs), carry the next
-// index, the previous term as prevTerm, a term that does not go down, and an
-// epoch that is not above the status file's. A stale item (an older epoch
-// than the one before it, or cut off by the last tail truncation) ends the
-// chain cleanly.
+// walker follows the chain of items from a chainState with recovery's
+// rules (restore.Chain): every item must validate (both CRCs), carry the
+// next index, the previous term as prevTerm, a term that does not go down,
+// and an epoch that is not above the status file's. A stale item (an older
+// epoch than the one before it, or cut off by the last tail truncation)
+// ends the chain cleanly.
 type walker struct {
 	v        *view
 	sc       *logqueue.Scanner
@@ -124,45 +130,19 @@ func (w *walker) next() (item, bool) {
 		w.stop = w.stopFor(err)
 		return item{}, false
 	}
-	if w.v.stale(m, w.s) {
+	if w.s.chain().Stale(m, w.v.st) {
 		// Bytes of an earlier use of this space that no cut reached: the
 		// clean end, as recovery sees it.
 		w.stop = walkStop{kind: stopEnd, pos: pos, reason: fmt.Sprintf(
 			"a stale item (index %d, epoch %d) after epoch %d", m.Index, m.Epoch, w.s.lastEpoch)}
 		return item{}, false
 	}
-	if reason := w.breaks(m); reason != "" {
+	if reason := w.s.chain().Breaks(m, w.maxEpoch); reason != "" {
 		w.stop = walkStop{kind: stopChain, pos: pos, reason: reason, epochAhead: m.Epoch > w.maxEpoch}
 		return item{}, false
 	}
 	w.s = chainState{pos: w.sc.Pos(), next: m.Index + 1, lastTerm: m.Term, lastEpoch: m.Epoch}
 	return item{meta: m, header: hdr, data: data, pos: pos}, true
-}
-
-// stale reports whether m is left over from an earlier use of its bytes: an
-// item of an older epoch than the chain's, or one that the last tail
-// truncation cut off (the rule of restore.Run).
-func (v *view) stale(m logqueue.ItemMeta, s chainState) bool {
-	if m.Epoch < s.lastEpoch {
-		return true
-	}
-	return v.st.TruncatedFrom > 0 && m.Index >= v.st.TruncatedFrom && m.Epoch < v.st.TruncEpoch
-}
-
-// breaks says how m fails to continue the chain, or "".
-func (w *walker) breaks(m logqueue.ItemMeta) string {
-	s := w.s
-	switch {
-	case m.Index != s.next:
-		return fmt.Sprintf("item has index %d, want %d", m.Index, s.next)
-	case m.PrevTerm != s.lastTerm:
-		return fmt.Sprintf("index %d has prevTerm %d, but index %d has term %d", m.Index, m.PrevTerm, m.Index-1, s.lastTerm)
-	case m.Term < s.lastTerm:
-		return fmt.Sprintf("index %d has term %d, below the term %d before it", m.Index, m.Term, s.lastTerm)
-	case m.Epoch > w.maxEpoch:
-		return fmt.Sprintf("index %d has epoch %d, above the status file's epoch %d", m.Index, m.Epoch, w.maxEpoch)
-	}
-	return ""
 }
 
 func (w *walker) stopFor(err error) walkStop {

@@ -218,14 +218,13 @@ func (r *verifyResult) add(v *view, it item) bool {
 // acknowledgedAfter looks past the end of the chain s for a valid item of
 // the current run that proves index s.next had been acknowledged before it
 // was written (its DurableLag reaches back to s.next or beyond). It returns
-// what proves it, or "". This is recovery's test (restore.Run).
+// what proves it, or "". This is recovery's test
+// (restore.Chain.ProvesAcknowledged).
 func (v *view) acknowledgedAfter(s chainState) (string, error) {
 	proof := ""
+	c := s.chain()
 	_, err := v.lq.FindItems(s.pos, func(m logqueue.ItemMeta, at int64) bool {
-		if v.stale(m, s) || m.Epoch > v.st.Epoch || m.Index < s.next || m.DurableLag == 0 {
-			return true
-		}
-		if m.Index-uint64(m.DurableLag) >= s.next {
+		if c.ProvesAcknowledged(m, v.st) {
 			proof = fmt.Sprintf("index %d at %s was written after index %d had been acknowledged durable",
 				m.Index, v.where(at), m.Index-uint64(m.DurableLag))
 			return false
