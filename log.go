@@ -154,6 +154,7 @@ func (l *Log) open() error {
 			Observer:     stageObserver{l},
 		},
 		OnAllocWait: l.onAllocWait,
+		OnRecycle:   func() { l.m.Add(metrics.LogFilesRecycled, 1) },
 	})
 	if err != nil {
 		return classify(err)

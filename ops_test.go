@@ -502,3 +502,59 @@ func TestTruncateTailCrash(t *testing.T) {
 	})
 	t.Logf("crash points covered: %d", points)
 }
+
+// TestSpareLogFiles compacts as it appends and checks that, with spares
+// kept (the default, or a number), new log files are made from compacted
+// ones (raftlog_log_files_recycled_total counts them and spare files
+// appear on disk), and with SpareLogFiles negative none is; every entry
+// reads back across a reopen either way.
+func TestSpareLogFiles(t *testing.T) {
+	tests := []struct {
+		name     string
+		spares   int
+		recycles bool
+	}{
+		{"default", 0, true},
+		{"one", 1, true},
+		{"none", -1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := tinyOptions()
+			opts.SpareLogFiles = tt.spares
+			l := openLog(t, dir, opts)
+			var first uint64 = 1
+			for round := uint64(0); round < 8; round++ {
+				from := round*100 + 1
+				appendRange(t, l, from, from+99, 1, 1500, 10)
+				first = from + 50
+				_, err := wait(l.CompactTo(first))
+				require.NoError(t, err)
+			}
+			l.deletions.Wait()
+			m := l.Metrics()
+			assert.Positive(t, m.LogFilesDeleted)
+			spares, err := filepath.Glob(filepath.Join(dir, "*.log.free"))
+			require.NoError(t, err)
+			if tt.recycles {
+				assert.Positive(t, m.LogFilesRecycled)
+				if tt.spares > 0 {
+					assert.LessOrEqual(t, len(spares), tt.spares)
+				}
+			} else {
+				assert.Zero(t, m.LogFilesRecycled)
+				assert.Empty(t, spares)
+			}
+			require.NoError(t, l.Close())
+
+			l = openLog(t, dir, opts)
+			defer l.Close()
+			require.Equal(t, first, l.FirstIndex())
+			require.Equal(t, uint64(800), l.LastIndex())
+			for i := first; i <= 800; i++ {
+				checkEntry(t, l, i, 1, 1500)
+			}
+		})
+	}
+}

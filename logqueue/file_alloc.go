@@ -146,6 +146,9 @@ func allocFile(fsys vfs.FS, dir string, start, size int64, mode PreallocMode, st
 func (q *Queue) newFile(start int64) (*logFile, error) {
 	for spare := q.spares.take(); spare != ""; spare = q.spares.take() {
 		lf, err := recycleFile(q.opts.FS, q.opts.Dir, spare, start)
+		if lf != nil && q.opts.OnRecycle != nil {
+			q.opts.OnRecycle()
+		}
 		if lf != nil || err != nil {
 			return lf, err
 		}

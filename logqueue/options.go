@@ -110,6 +110,9 @@ type Options struct {
 	// OnAllocWait, if set, is called on the Add goroutine with the time Add
 	// waited for the next file to be allocated.
 	OnAllocWait func(nanos int64)
+	// OnRecycle, if set, is called on the Executor each time a new file is
+	// made from a spare instead of allocated (recycle.go).
+	OnRecycle func()
 	// ReadOnly opens the files for reading only, for inspection while the
 	// owner of the directory may be running: Open creates, removes and
 	// writes nothing (leftover .tmp files are ignored, not removed; the

@@ -40,6 +40,8 @@ func TestRecycleFiles(t *testing.T) {
 			opts, tags := testOptions(t, mem)
 			opts.Prealloc = Fallocate
 			opts.RecycleFiles = spares
+			var recycled atomic.Int32
+			opts.OnRecycle = func() { recycled.Add(1) }
 			q := openQueue(t, opts)
 			require.NoError(t, q.StartWriting(0, 1))
 			items := addUntil(t, q, tags, 1, 1000, 1, 6*testFileSize+100, 1)
@@ -59,6 +61,7 @@ func TestRecycleFiles(t *testing.T) {
 			<-q.next.Done()
 			checkRead(t, q, more)
 			left := max(kept-3, 0)
+			assert.EqualValues(t, min(kept, 3), recycled.Load(), "files made from spares")
 			assert.Len(t, spareFiles(t, mem, "log"), left)
 			assert.Equal(t, left, q.spares.count())
 			// The last file allocated is made from a spare when there was

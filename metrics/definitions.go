@@ -47,7 +47,8 @@ const (
 	Failures             // counter: write or fdatasync failures (the log failed)
 
 	// Added later (IDs at the end keep the others' values).
-	WriteLatency // histogram: one pwritev, seconds
+	WriteLatency     // histogram: one pwritev, seconds
+	LogFilesRecycled // counter: log files made from spares instead of allocated
 
 	numMetrics // keep last
 )
@@ -210,4 +211,7 @@ var Definitions = []Definition{
 	{WriteLatency, "raftlog_write_duration_seconds",
 		"Duration of one pwritev to a log file, as the write goroutine sees it (including getting a CPU back after the call).",
 		KindHistogram, "seconds", latencyBuckets},
+	{LogFilesRecycled, "raftlog_log_files_recycled_total",
+		"Log files made from spares (log files compaction freed, renamed into place) instead of allocated.",
+		KindCounter, "", nil},
 }

@@ -40,7 +40,8 @@
 //	raftlog_index_unflushed_entries           gauge      positions held in memory, not flushed
 //	raftlog_index_room_waits_total            counter    Append waited for in-memory index room
 //	raftlog_index_room_wait_duration_seconds  histogram  time waited for it
-//	raftlog_log_files_deleted_total           counter    log files deleted
+//	raftlog_log_files_deleted_total           counter    log files freed by compaction
+//	raftlog_log_files_recycled_total          counter    log files made from spares
 //	raftlog_index_files_deleted_total         counter    index files deleted
 //	raftlog_recovery_duration_seconds         gauge      recovery time of the last Open
 //	raftlog_recovery_scanned_bytes            gauge      log bytes scanned by that recovery

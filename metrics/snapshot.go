@@ -37,7 +37,9 @@ type Snapshot struct {
 
 	// Files.
 	LogFilesDeleted uint64 // raftlog_log_files_deleted_total
-	IdxFilesDeleted uint64 // raftlog_index_files_deleted_total
+	// LogFilesRecycled: raftlog_log_files_recycled_total
+	LogFilesRecycled uint64
+	IdxFilesDeleted  uint64 // raftlog_index_files_deleted_total
 
 	// Recovery and failure.
 	RecoveryDuration     float64 // raftlog_recovery_duration_seconds
@@ -69,6 +71,8 @@ func (s *Snapshot) counterField(id MetricID) *uint64 {
 		return &s.IdxRoomWaits
 	case LogFilesDeleted:
 		return &s.LogFilesDeleted
+	case LogFilesRecycled:
+		return &s.LogFilesRecycled
 	case IdxFilesDeleted:
 		return &s.IdxFilesDeleted
 	case TornBytesCut:
