@@ -138,18 +138,20 @@ func (q *Queue) scanPast(lf *logFile, pos int64, onHeader func(at int64) (skip, 
 				return quiet, false, nil
 			}
 			at := lf.start + off + int64(i)
-			// The lengths, then the CRC: the old bytes of a recycled file
-			// hold a kind byte of 1 every few hundred bytes, and
-			// DecodeHeader's error for each would cost more than the whole
-			// search.
+			// The lengths, then the CRC, without DecodeHeader: the old
+			// bytes of a recycled file hold a kind byte of 1 every few
+			// hundred bytes, and an error value built for each would cost
+			// more than the whole search.
 			h := b[i : i+ItemHeaderSize]
 			le := binary.LittleEndian
 			if int64(le.Uint32(h[offTotLen:])) != EncodedSize(int(le.Uint32(h[offHdrLen:])), int(le.Uint32(h[offDataLen:]))) ||
 				le.Uint32(h[offHdrCRC:]) != headerCRC(h, at) {
 				continue
 			}
-			kind, _, totLen, err := DecodeHeader(b[i:i+ItemHeaderSize], at, fileSize-(off+int64(i)))
-			if err != nil || kind != KindItem {
+			// The kind byte, the lengths and the CRC are what DecodeHeader
+			// checks of an item header; what is left is the room.
+			totLen := int64(le.Uint32(h[offTotLen:]))
+			if totLen > fileSize-(off+int64(i)) {
 				continue
 			}
 			// A header that validates at this position was written here,

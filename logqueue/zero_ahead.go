@@ -66,7 +66,7 @@ type zeroAhead struct {
 	handles map[int64]vfs.File    // by file start
 	stopped atomic.Pointer[error] // the error it gave up on
 	written atomic.Int64          // bytes of zeros written, for tests and metrics
-	skipped atomic.Int64          // bytes found in use (inUse), for tests
+	skipped atomic.Int64          // bytes left alone as written before, for tests
 	sample  []byte                // inUse's buffer
 }
 
@@ -176,7 +176,7 @@ func (z *zeroAhead) run() {
 		if err == nil {
 			h, err = z.handle(lf)
 		}
-		used := lf.origin == recycled
+		used := false
 		if err == nil && lf.origin == foundAtOpen {
 			used, err = z.inUse(h, pos-lf.start)
 		}
@@ -256,17 +256,27 @@ func (z *zeroAhead) claim() (pos, end int64, lf *logFile, ahead bool) {
 		z.kickAt.Store(wp + z.lead/4)
 		return 0, 0, nil, z.ahead
 	}
-	if z.zeroedTo >= wp+z.lead {
-		z.kickAt.Store(z.zeroedTo - z.lead + z.lead/4)
-		return 0, 0, nil, z.ahead
-	}
-	pos = z.zeroedTo
-	lf = z.q.fileFor(pos)
-	if lf == nil {
-		// The next file is still being allocated; its allocation wakes
-		// the zeroer.
-		z.kickAt.Store(wp + z.chunk)
-		return 0, 0, nil, z.ahead
+	for {
+		if z.zeroedTo >= wp+z.lead {
+			z.kickAt.Store(z.zeroedTo - z.lead + z.lead/4)
+			return 0, 0, nil, z.ahead
+		}
+		pos = z.zeroedTo
+		lf = z.q.fileFor(pos)
+		if lf == nil {
+			// The next file is still being allocated; its allocation wakes
+			// the zeroer.
+			z.kickAt.Store(wp + z.chunk)
+			return 0, 0, nil, z.ahead
+		}
+		if lf.origin != recycled {
+			break
+		}
+		// A recycled file's blocks were all written in its first life
+		// (recycle.go): there is nothing to zero in it.
+		fileEnd := lf.start + z.q.opts.FileSize
+		z.skipped.Add(fileEnd - pos)
+		z.zeroedTo = fileEnd
 	}
 	end = min(pos+z.chunk, lf.start+z.q.opts.FileSize)
 	z.busyStart, z.busyEnd = pos, end
