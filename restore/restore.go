@@ -204,7 +204,11 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 	res.LastEpoch = c.Epoch
 	res.WritePos = pos
 	if !opts.ReadOnly {
-		cut, err := cutTail(lq, pos, sc.Pos(), extent)
+		// The search past the end started at sc.Pos(): pos, or past a stale
+		// item or an end marker. Cutting from pos to the extent it found
+		// takes those too (CutTailTo stops at the end of pos's file); the
+		// writer rewrites an end marker when it gets there.
+		cut, err := lq.CutTailTo(pos, extent)
 		if err != nil {
 			return res, fmt.Errorf("restore: cutting the tail at position %d: %w", pos, err)
 		}
@@ -217,19 +221,6 @@ func Run(st status.State, lq *logqueue.Queue, iq *idxqueue.Queue, opts Options) 
 	}
 	res.Duration = time.Since(start)
 	return res, nil
-}
-
-// cutTail cuts the torn tail after pos, the end of the chain. The search
-// past the end started at searched, which is pos or, past a stale item or
-// an end marker, further on, and found the extent of the items there; in
-// pos's file that is also the end of the cut (a stale item between pos and
-// searched goes too), and saves searching the same bytes again. Past an
-// end marker it searched the next file, so the cut searches pos's own.
-func cutTail(lq *logqueue.Queue, pos, searched, extent int64) (int64, error) {
-	if fs := lq.FileSize(); searched/fs == pos/fs {
-		return lq.CutTailTo(pos, extent)
-	}
-	return lq.CutTail(pos)
 }
 
 // persistedItem reads the item the index files give for index p.
