@@ -42,7 +42,7 @@ type Options struct {
 	// them: their blocks were all written once, so the writer's fdatasyncs
 	// in them flush data only (see logqueue's recycle.go and PERFORMANCE.md,
 	// the steady workload). Each costs a file's worth of disk space. Default
-	// 2; negative keeps none.
+	// DefaultSpareLogFiles; negative keeps none.
 	SpareLogFiles int
 	// BackgroundWorkers is the size of the pool for background I/O (file
 	// preallocation). Default 2.
@@ -65,6 +65,10 @@ type Options struct {
 	// now is the clock for entry timestamps. Default time.Now.
 	now func() time.Time
 }
+
+// DefaultSpareLogFiles is how many compacted log files are kept for reuse
+// unless Options.SpareLogFiles says otherwise.
+const DefaultSpareLogFiles = 2
 
 const (
 	minLogFileSize = 64 << 10
@@ -105,7 +109,7 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	switch {
 	case o.SpareLogFiles == 0:
-		o.SpareLogFiles = 2
+		o.SpareLogFiles = DefaultSpareLogFiles
 	case o.SpareLogFiles < 0:
 		o.SpareLogFiles = 0
 	}

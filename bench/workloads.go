@@ -118,7 +118,7 @@ func runAppend(dir, workload string, c config) (result, appendStats, error) {
 			return result{}, appendStats{}, errors.New("-recycled needs spare log files (-spares ≥ 0)")
 		}
 		k = newCompactor(log, fileSize, c.size)
-		if err := warmRecycled(log, c, fileSize, cmp.Or(opts.SpareLogFiles, 2), k); err != nil {
+		if err := warmRecycled(log, c, fileSize, cmp.Or(opts.SpareLogFiles, raftlog.DefaultSpareLogFiles), k); err != nil {
 			log.Close()
 			return result{}, appendStats{}, err
 		}
