@@ -170,21 +170,7 @@ func TestRecoveryInRecycledSpace(t *testing.T) {
 	// write fills a new log with items up to about 10 MiB and returns them
 	// with the raw bytes of the file.
 	write := func(t *testing.T) (*vfs.MemFS, []item, []byte) {
-		mem := vfs.NewMem()
-		opts, tags := testOptions(t, mem)
-		opts.FileSize = fileSize
-		opts.Prealloc = Fallocate
-		q := openQueue(t, opts)
-		require.NoError(t, q.StartWriting(0, 1))
-		items := addUntil(t, q, tags, 1, 4000, 1, 10<<20, 1)
-		require.NoError(t, q.Close())
-		f, err := mem.OpenReadOnly("log/" + fileName(0))
-		require.NoError(t, err)
-		defer f.Close()
-		raw := make([]byte, fileSize)
-		_, err = f.ReadAt(raw, 0)
-		require.NoError(t, err)
-		return mem, items, raw
+		return writeOneFile(t, fileSize, 4000, 10<<20)
 	}
 	// garbage returns n bytes of old items, shifted so none is at its own
 	// position.
@@ -357,20 +343,12 @@ func TestKeepAsSpareRenameFails(t *testing.T) {
 // the extent CutTailTo needs, over the old bytes of the file's first life.
 func BenchmarkRecoveryInRecycledSpace(b *testing.B) {
 	const fileSize = 16 << 20
-	mem := vfs.NewMem()
-	opts, tags := testOptions(b, mem)
-	opts.FileSize = fileSize
-	opts.Prealloc = Fallocate
-	q := openQueue(b, opts)
-	require.NoError(b, q.StartWriting(0, 1))
-	items := addUntil(b, q, tags, 1, 128, 1, 6<<20, 1)
-	require.NoError(b, q.Close())
+	mem, items, raw := writeOneFile(b, fileSize, 128, 6<<20)
 	last := items[len(items)-1]
 	end := last.pos + EncodedSize(len(last.header), len(last.data))
-	raw := readRawIn(b, mem, "log", fileSize, 0, int(end))
 	f, err := mem.Open("log/" + fileName(0))
 	require.NoError(b, err)
-	_, err = f.WriteAt(raw[1001:], end) // old items, none at its own position
+	_, err = f.WriteAt(raw[1001:end], end) // old items, none at its own position
 	require.NoError(b, err)
 	require.NoError(b, f.Close())
 
@@ -387,4 +365,20 @@ func BenchmarkRecoveryInRecycledSpace(b *testing.B) {
 			b.Fatalf("found %d items, extent %d past the end %d of old bytes", found, extent, end)
 		}
 	}
+}
+
+// writeOneFile writes items of dataLen bytes into a new log of one file of
+// fileSize bytes, up to position upTo, and returns them with the file's
+// bytes.
+func writeOneFile(tb testing.TB, fileSize int64, dataLen int, upTo int64) (*vfs.MemFS, []item, []byte) {
+	tb.Helper()
+	mem := vfs.NewMem()
+	opts, tags := testOptions(tb, mem)
+	opts.FileSize = fileSize
+	opts.Prealloc = Fallocate
+	q := openQueue(tb, opts)
+	require.NoError(tb, q.StartWriting(0, 1))
+	items := addUntil(tb, q, tags, 1, dataLen, 1, upTo, 1)
+	require.NoError(tb, q.Close())
+	return mem, items, readRawIn(tb, mem, "log", fileSize, 0, int(fileSize))
 }
