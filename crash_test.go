@@ -838,7 +838,7 @@ func testFailure(t *testing.T, tc failureCase) {
 // TestHardStateNotOverwrittenByOlder sets a hard state behind an append
 // without waiting, waits for the append, then sets a newer hard state and
 // waits for it: after Close and Open the newer one must be restored. The
-// first is handed to the status goroutine by the force goroutine after it
+// first is handed to the status goroutine by the report goroutine after it
 // completes the append's future, the second by the caller once the append is
 // durable; if the two hand-offs race, the older state is saved last and a
 // restart restores an older vote and commit (found by TestCrashWithLossSeeds).

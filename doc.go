@@ -25,9 +25,10 @@
 //
 //   - the caller's goroutine validates and encodes (Append holds the append
 //     lock only while encoding);
-//   - the log chainwriter's write goroutine issues pwritev calls in order, and
-//     its force goroutine runs one fdatasync per file per round and completes
-//     futures in order;
+//   - the log chainwriter's write goroutine issues pwritev calls in order,
+//     its force goroutine runs one fdatasync per file per round, and its
+//     report goroutine completes futures in order (so that the next round's
+//     fdatasync need not wait for them);
 //   - the index queue's flush goroutine writes positions of durable entries
 //     to the index files, syncs them and records the persisted index in the
 //     status file;

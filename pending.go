@@ -119,12 +119,12 @@ func completeWithError(ops []pendingOp, err error) {
 	}
 }
 
-// onForced runs on the log chainwriter's force goroutine each time a batch
-// becomes durable: it completes the futures in order, lets the index queue
+// onForced runs on the log chainwriter's report goroutine each time batches
+// become durable: it completes the futures in order, lets the index queue
 // flush the positions, and hands hard states waiting on these batches to the
 // status goroutine.
 func (l *Log) onForced(seq uint64) {
-	// forcedScratch is touched only by the force goroutine.
+	// forcedScratch is touched only by the report goroutine.
 	ops := l.pending.popThrough(seq, l.forcedScratch[:0])
 	if len(ops) == 0 {
 		return

@@ -53,9 +53,10 @@ type Options struct {
 	// MaxWriteSize caps the bytes of one pwritev built by merging adjacent
 	// tasks on the same file. Default 4 MiB.
 	MaxWriteSize int
-	// OnForced is called on the force goroutine with the highest tag that is
-	// now durable, in non-decreasing order, after the fdatasync calls that
-	// made it so. It must not block for long.
+	// OnForced is called on the report goroutine with the highest tag that
+	// is now durable, in non-decreasing order, after the fdatasync calls
+	// that made it so. Tags published while a call runs are reported
+	// together by the next one. It must not block for long.
 	OnForced func(tag uint64)
 	// OnError is called once, on the goroutine that hit it, with the first
 	// write or sync error. After it the writer is failed: no later tag is
@@ -96,9 +97,11 @@ type Observer interface {
 //
 // The pipeline is: Submit → queue (bounded channel) → write goroutine
 // (pwritev, OnWritten, WrittenTag) → hand-off → force goroutine (fdatasync
-// per file, ForcedTag, OnForced). Splitting write from sync lets batch k+1
-// be written while batch k is being synced; that split is what the
-// following argument has to make safe.
+// per file, ForcedTag) → report goroutine (OnForced). Splitting write from
+// sync lets batch k+1 be written while batch k is being synced; that split
+// is what the following argument has to make safe. Reporting on a third
+// goroutine lets round k+1's fdatasync start while round k's callback
+// still runs.
 //
 // Why a reported tag is durable. The write goroutine adds a batch's files
 // and highest tag to the hand-off only after every WritevAt of the batch
@@ -118,7 +121,8 @@ type Observer interface {
 // in queue order (merging only joins neighbours, it never reorders), and
 // OnWritten runs in queue order after the batch. Hand-offs are merged with
 // max on the tag, and rounds run one after another on one goroutine, so
-// OnForced tags never go down. WrittenTag is published before the hand-off
+// the published tags never go down, and the report goroutine reports only
+// a tag above the last one it reported. WrittenTag is published before the hand-off
 // and ForcedTag only after it, so ForcedTag ≤ WrittenTag.
 //
 // Holding small batches. While a force round runs, the write goroutine may
@@ -130,11 +134,11 @@ type Observer interface {
 // instead of one each.
 //
 // What happens on error. The first error (a failed or short pwritev, a
-// failed fdatasync) is stored once under failMu, and OnError is called
-// there. OnForced is called under the same mutex after checking that no
-// error is stored, so no tag is reported once OnError has been called, even
-// when the write goroutine fails while the force goroutine is between its
-// syncs and its report. After the failure the write goroutine writes
+// failed fdatasync) is stored once under failMu, and OnError is then called
+// under reportMu. ForcedTag is published under failMu, and OnForced called
+// under reportMu, each after checking that no error is stored, so no tag is
+// reported once OnError has been called, even when the write goroutine
+// fails while the force goroutine is between its syncs and its report. After the failure the write goroutine writes
 // nothing more but still takes every queued task and calls OnWritten with
 // the sticky error, so buffers are released and blocked submitters move on;
 // the force goroutine never calls Sync again (a retried fdatasync may
@@ -147,7 +151,9 @@ type Observer interface {
 // a closed channel cannot happen and a blocked submitter never holds up
 // Close. The write goroutine drains the closed queue to the end and then
 // marks the hand-off done; the force goroutine runs one last round for
-// what is left and exits. Close waits for both.
+// what is left and exits; then Close closes the report goroutine's kick
+// channel, and that goroutine reports what is left and exits. Close waits
+// for all three.
 type Writer struct {
 	opts Options
 
@@ -161,8 +167,18 @@ type Writer struct {
 	written atomic.Uint64
 	forced  atomic.Uint64
 
-	failMu sync.Mutex // orders the first failure against OnForced
+	failMu sync.Mutex // orders the first failure against publishing ForcedTag
 	err    atomic.Pointer[error]
+	// reportMu orders OnForced and OnError calls: none overlaps another,
+	// and none reports a tag once OnError has been called.
+	reportMu sync.Mutex
+
+	// reportTag is the newest tag handed to the report goroutine, which
+	// reportKick (capacity 1) wakes; see publishForced.
+	reportTag    atomic.Uint64
+	reportKick   chan struct{}
+	reportOnce   sync.Once
+	reportExited chan struct{}
 
 	hmu  sync.Mutex
 	h    handoff       // guarded by hmu
@@ -203,10 +219,14 @@ func newWriter(opts Options, hooks testHooks) *Writer {
 		writeExited: make(chan struct{}),
 		forceExited: make(chan struct{}),
 		hooks:       hooks,
+
+		reportKick:   make(chan struct{}, 1),
+		reportExited: make(chan struct{}),
 	}
 	w.wl.init(opts)
 	go w.runWrites()
 	go w.runForces()
+	go w.runReports()
 	return w
 }
 
@@ -270,6 +290,10 @@ func (w *Writer) Close() error {
 	})
 	<-w.writeExited
 	<-w.forceExited
+	// The force goroutine, the only one that kicks the report goroutine,
+	// has exited; a kick it left is still taken before the range ends.
+	w.reportOnce.Do(func() { close(w.reportKick) })
+	<-w.reportExited
 	return w.Err()
 }
 
@@ -277,27 +301,64 @@ func (w *Writer) Close() error {
 // OnError with it. It runs on the write or the force goroutine.
 func (w *Writer) fail(err error) {
 	w.failMu.Lock()
-	defer w.failMu.Unlock()
-	if w.err.Load() != nil {
+	first := w.err.Load() == nil
+	if first {
+		w.err.Store(&err)
+	}
+	w.failMu.Unlock()
+	if !first || w.opts.OnError == nil {
 		return
 	}
-	w.err.Store(&err)
-	if w.opts.OnError != nil {
-		w.opts.OnError(err)
+	// After a report in progress, and before any later one, which finds
+	// the error stored.
+	w.reportMu.Lock()
+	defer w.reportMu.Unlock()
+	w.opts.OnError(err)
+}
+
+// publishForced publishes tag as durable, unless the writer has failed, and
+// hands it to the report goroutine, which calls OnForced. The force
+// goroutine thus starts its next round (the next fdatasync) without first
+// running the callback, which completes every future of the round: with
+// many appenders each waiting on its own future, running it between two
+// rounds left the disk idle for as long as that took.
+func (w *Writer) publishForced(tag uint64) {
+	w.failMu.Lock()
+	failed := w.err.Load() != nil
+	if !failed && tag > w.forced.Load() {
+		w.forced.Store(tag)
+	}
+	w.failMu.Unlock()
+	if failed || w.opts.OnForced == nil {
+		return
+	}
+	// Stored before the kick and loaded after it is received, so the
+	// report goroutine sees this tag or a later one.
+	w.reportTag.Store(tag)
+	select {
+	case w.reportKick <- struct{}{}:
+	default:
 	}
 }
 
-// reportForced publishes tag as durable unless the writer has failed.
-func (w *Writer) reportForced(tag uint64) {
-	w.failMu.Lock()
-	defer w.failMu.Unlock()
-	if w.err.Load() != nil {
-		return
-	}
-	if tag > w.forced.Load() {
-		w.forced.Store(tag)
-	}
-	if w.opts.OnForced != nil {
-		w.opts.OnForced(tag)
+// runReports is the report goroutine: it calls OnForced with the newest
+// tag published, under reportMu so that no report follows OnError.
+// A kick may find the tag of a later round already stored, and that round's
+// own kick then finds it again; a tag is reported once.
+func (w *Writer) runReports() {
+	defer close(w.reportExited)
+	var last uint64
+	first := true
+	for range w.reportKick {
+		tag := w.reportTag.Load()
+		if !first && tag <= last {
+			continue
+		}
+		first, last = false, tag
+		w.reportMu.Lock()
+		if w.err.Load() == nil {
+			w.opts.OnForced(tag)
+		}
+		w.reportMu.Unlock()
 	}
 }

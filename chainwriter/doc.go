@@ -6,8 +6,8 @@
 //
 // # Goroutines
 //
-// A Writer owns exactly two goroutines, both started by New and both
-// stopped by Close:
+// A Writer owns exactly three goroutines, all started by New and stopped by
+// Close:
 //
 //   - the write goroutine drains the bounded task queue in batches, merges
 //     adjacent contiguous tasks on the same file into one WritevAt, calls
@@ -16,7 +16,10 @@
 //   - the force goroutine takes everything handed off since its last round
 //     (while one fdatasync runs, any number of batches may be written and
 //     their hand-offs coalesce), calls Sync once per distinct file, then
-//     publishes ForcedTag and calls OnForced.
+//     publishes ForcedTag and hands the tag to the report goroutine;
+//   - the report goroutine calls OnForced with the newest tag handed to it,
+//     so that the next round's fdatasync does not wait for the callback
+//     (which completes the round's futures).
 //
 // Producers never call Sync and never wait for the disk except through the
 // bounded queue: Submit blocks only while QueueSize tasks are waiting.
@@ -24,7 +27,8 @@
 // # Invariants
 //
 //   - Tasks are written in submission order; OnWritten calls follow that
-//     order; OnForced tags never go down.
+//     order; OnForced tags go up from one call to the next (a call may
+//     cover several rounds), and OnForced(t) runs only once ForcedTag ≥ t.
 //   - A tag is reported by OnForced (and ForcedTag) only after every task
 //     submitted up to and including the task carrying it was written and
 //     every file those tasks touched was fdatasync'd after the write.

@@ -108,5 +108,5 @@ func (w *Writer) force(files []vfs.File, tag uint64, bytes int64) {
 	if elapsed > slowSync {
 		slog.Warn("chainwriter: slow fdatasync", "files", len(files), "bytes", bytes, "duration", elapsed)
 	}
-	w.reportForced(tag)
+	w.publishForced(tag)
 }

@@ -72,8 +72,10 @@ func TestOrdering(t *testing.T) {
 				forcedErr = fmt.Errorf("OnForced(%d) above WrittenTag %d", tag, wt)
 				return
 			}
-			if ft := w.ForcedTag(); ft != tag {
-				forcedErr = fmt.Errorf("ForcedTag %d during OnForced(%d)", ft, tag)
+			// ForcedTag is published before the report, which the report
+			// goroutine may make after the next round has published too.
+			if ft := w.ForcedTag(); ft < tag {
+				forcedErr = fmt.Errorf("ForcedTag %d below OnForced(%d)", ft, tag)
 				return
 			}
 			// Reporting tag promises every task before the first one

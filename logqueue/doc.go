@@ -72,8 +72,8 @@
 //
 // # Goroutines
 //
-// StartWriting starts a chainwriter (its write and force goroutines belong
-// to it; Close stops them), allocates the next file on the
+// StartWriting starts a chainwriter (its write, force and report
+// goroutines belong to it; Close stops them), allocates the next file on the
 // Options.Executor (Close waits for that allocation) and, under ZeroAhead,
 // starts the zeroer goroutine (Close stops it). Add and Flush are called by one goroutine at a time (the
 // appender), which owns the write position and the encode buffers. Items are
