@@ -54,9 +54,10 @@ type Options struct {
 	// tasks on the same file. Default 4 MiB.
 	MaxWriteSize int
 	// OnForced is called on the report goroutine with the highest tag that
-	// is now durable, in non-decreasing order, after the fdatasync calls
-	// that made it so. Tags published while a call runs are reported
-	// together by the next one. It must not block for long.
+	// is now durable, after the fdatasync calls that made it so; each call
+	// has a higher tag than the one before (tags made durable while a call
+	// runs are reported together by the next one). It must not block for
+	// long.
 	OnForced func(tag uint64)
 	// OnError is called once, on the goroutine that hit it, with the first
 	// write or sync error. After it the writer is failed: no later tag is
@@ -122,8 +123,8 @@ type Observer interface {
 // OnWritten runs in queue order after the batch. Hand-offs are merged with
 // max on the tag, and rounds run one after another on one goroutine, so
 // the published tags never go down, and the report goroutine reports only
-// a tag above the last one it reported. WrittenTag is published before the hand-off
-// and ForcedTag only after it, so ForcedTag ≤ WrittenTag.
+// a tag above the last one it reported. WrittenTag is published before the
+// hand-off and ForcedTag only after it, so ForcedTag ≤ WrittenTag.
 //
 // Holding small batches. While a force round runs, the write goroutine may
 // keep a batch of less than holdBytes unwritten and add later tasks to it
@@ -138,12 +139,12 @@ type Observer interface {
 // under reportMu. ForcedTag is published under failMu, and OnForced called
 // under reportMu, each after checking that no error is stored, so no tag is
 // reported once OnError has been called, even when the write goroutine
-// fails while the force goroutine is between its syncs and its report. After the failure the write goroutine writes
-// nothing more but still takes every queued task and calls OnWritten with
-// the sticky error, so buffers are released and blocked submitters move on;
-// the force goroutine never calls Sync again (a retried fdatasync may
-// succeed on a file whose dirty pages the kernel already dropped). Submit
-// returns the sticky error.
+// fails while the force goroutine is between its syncs and its report.
+// After the failure the write goroutine writes nothing more but still takes
+// every queued task and calls OnWritten with the sticky error, so buffers
+// are released and blocked submitters move on; the force goroutine never
+// calls Sync again (a retried fdatasync may succeed on a file whose dirty
+// pages the kernel already dropped). Submit returns the sticky error.
 //
 // Closing. Submit sends under the read side of mu; Close closes closing
 // first (waking a Submit blocked on a full queue, which then returns
@@ -342,19 +343,19 @@ func (w *Writer) publishForced(tag uint64) {
 }
 
 // runReports is the report goroutine: it calls OnForced with the newest
-// tag published, under reportMu so that no report follows OnError.
-// A kick may find the tag of a later round already stored, and that round's
-// own kick then finds it again; a tag is reported once.
+// tag published, under reportMu so that no report follows OnError. A kick
+// may find the tag of a later round already stored, and that round's own
+// kick then finds it again, so only a tag above the last one reported is
+// reported (tag 0, which no round makes durable beyond the start, never is).
 func (w *Writer) runReports() {
 	defer close(w.reportExited)
 	var last uint64
-	first := true
 	for range w.reportKick {
 		tag := w.reportTag.Load()
-		if !first && tag <= last {
+		if tag <= last {
 			continue
 		}
-		first, last = false, tag
+		last = tag
 		w.reportMu.Lock()
 		if w.err.Load() == nil {
 			w.opts.OnForced(tag)

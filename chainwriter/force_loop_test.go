@@ -3,6 +3,7 @@ package chainwriter
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +96,39 @@ func TestNextRoundDoesNotWaitForReport(t *testing.T) {
 	waitTag(t, inReport, 2)
 	require.NoError(t, w.Close())
 	require.Equal(t, []uint64{1, 2}, forced)
+}
+
+// TestNoReportAfterError leaves a durable tag to the report goroutine while
+// it is held in the previous callback, then fails the writer: OnError runs
+// once the callback returns, and the tag left behind is never reported.
+func TestNoReportAfterError(t *testing.T) {
+	checkNoLeak(t)
+	a, bad := newFakeFile("a"), newFakeFile("bad")
+	bad.writeErr = errInjected
+	inReport, release := make(chan uint64, 16), make(chan struct{})
+	var forced []uint64 // report goroutine only, read after Close
+	var errs atomic.Int32
+	w := New(Options{
+		OnForced: func(tag uint64) {
+			forced = append(forced, tag)
+			inReport <- tag
+			if tag == 1 {
+				<-release
+			}
+		},
+		OnError: func(error) { errs.Add(1) },
+	})
+
+	require.NoError(t, w.Submit(Task{File: a, Bufs: [][]byte{pattern(1, 100)}, Tag: 1}))
+	waitTag(t, inReport, 1)
+	require.NoError(t, w.Submit(Task{File: a, Offset: 100, Bufs: [][]byte{pattern(2, 100)}, Tag: 2}))
+	require.Eventually(t, func() bool { return w.ForcedTag() == 2 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, w.Submit(Task{File: bad, Bufs: [][]byte{pattern(3, 100)}, Tag: 3}))
+	require.Eventually(t, func() bool { return w.Err() != nil }, 10*time.Second, time.Millisecond)
+	close(release)
+	require.ErrorIs(t, w.Close(), errInjected)
+	require.Equal(t, []uint64{1}, forced, "tag 2 was reported after the failure")
+	require.EqualValues(t, 1, errs.Load())
 }
 
 // TestSmallTasksHeldDuringSync holds the first fdatasync and submits small
