@@ -134,6 +134,21 @@ type Observer interface {
 // what changes is that many small submissions cost one pwritev per round
 // instead of one each.
 //
+// Claims (claim.go). A claim holds writeRole, which the write goroutine
+// holds while it writes a batch, and forceRole, which the force goroutine
+// holds during a round, and it is granted only when queued (tasks accepted
+// by Submit and not yet written and handed off, counted down under
+// writeRole) is zero, the hand-off is empty and no round is running (set
+// under hmu together with the take). Then every task submitted before the
+// claim was written, handed off, taken by a round that has finished, and
+// so is durable or the writer has failed; the claimed task's own write and
+// fdatasync make its tag durable, and the claimant publishes it (failMu)
+// and reports it (reportMu) like a round. Tasks submitted while the claim
+// is held wait for writeRole, so they are written after the claimed one,
+// and their round waits for forceRole. The claim also holds the read side
+// of mu, so Close waits for it; it is released before the report, whose
+// callbacks may submit.
+//
 // What happens on error. The first error (a failed or short pwritev, a
 // failed fdatasync) is stored once under failMu, and OnError is then called
 // under reportMu. ForcedTag is published under failMu, and OnForced called
@@ -173,6 +188,7 @@ type Writer struct {
 	// reportMu orders OnForced and OnError calls: none overlaps another,
 	// and none reports a tag once OnError has been called.
 	reportMu sync.Mutex
+	reported uint64 // the last tag given to OnForced; guarded by reportMu
 
 	// reportTag is the newest tag handed to the report goroutine, which
 	// reportKick (capacity 1) wakes; see publishForced.
@@ -184,6 +200,15 @@ type Writer struct {
 	hmu  sync.Mutex
 	h    handoff       // guarded by hmu
 	kick chan struct{} // capacity 1: "the hand-off changed"
+
+	// queued counts tasks accepted by Submit and not yet written (and
+	// handed off). writeRole is held by the write goroutine while it
+	// writes a batch and by a claim (claim.go); forceRole by the force
+	// goroutine during a round and by a claim.
+	queued    atomic.Int64
+	writeRole sync.Mutex
+	forceRole sync.Mutex
+	claimLoop writeLoop // owned by the holder of a claim
 
 	// forcing is set while a force round runs; roundDone (capacity 1) is
 	// signalled after each round. The write goroutine holds small batches
@@ -204,6 +229,9 @@ type testHooks struct {
 	// handedOff runs on the write goroutine after a batch with the given
 	// highest tag has been handed to the force goroutine.
 	handedOff func(tag uint64)
+	// roundTaken runs on the force goroutine after a round has taken the
+	// hand-off and before it syncs.
+	roundTaken func()
 }
 
 // New starts the write and force goroutines.
@@ -225,6 +253,7 @@ func newWriter(opts Options, hooks testHooks) *Writer {
 		reportExited: make(chan struct{}),
 	}
 	w.wl.init(opts)
+	w.claimLoop.init(opts)
 	go w.runWrites()
 	go w.runForces()
 	go w.runReports()
@@ -248,6 +277,7 @@ func (w *Writer) Submit(t Task) error {
 	if err := w.Err(); err != nil {
 		return err
 	}
+	w.queued.Add(1)
 	select {
 	case w.queue <- t:
 		return nil
@@ -257,6 +287,7 @@ func (w *Writer) Submit(t Task) error {
 	case w.queue <- t:
 		return nil
 	case <-w.closing:
+		w.queued.Add(-1)
 		return ErrClosed
 	}
 }
@@ -324,13 +355,7 @@ func (w *Writer) fail(err error) {
 // many appenders each waiting on its own future, running it between two
 // rounds left the disk idle for as long as that took.
 func (w *Writer) publishForced(tag uint64) {
-	w.failMu.Lock()
-	failed := w.err.Load() != nil
-	if !failed && tag > w.forced.Load() {
-		w.forced.Store(tag)
-	}
-	w.failMu.Unlock()
-	if failed || w.opts.OnForced == nil {
+	if !w.publish(tag) || w.opts.OnForced == nil {
 		return
 	}
 	// Stored before the kick and loaded after it is received, so the
@@ -342,6 +367,20 @@ func (w *Writer) publishForced(tag uint64) {
 	}
 }
 
+// publish raises ForcedTag to tag unless the writer has failed, and
+// reports whether it had not.
+func (w *Writer) publish(tag uint64) bool {
+	w.failMu.Lock()
+	defer w.failMu.Unlock()
+	if w.err.Load() != nil {
+		return false
+	}
+	if tag > w.forced.Load() {
+		w.forced.Store(tag)
+	}
+	return true
+}
+
 // runReports is the report goroutine: it calls OnForced with the newest
 // tag published, under reportMu so that no report follows OnError. A kick
 // may find the tag of a later round already stored, and that round's own
@@ -349,17 +388,21 @@ func (w *Writer) publishForced(tag uint64) {
 // reported (tag 0, which no round makes durable beyond the start, never is).
 func (w *Writer) runReports() {
 	defer close(w.reportExited)
-	var last uint64
 	for range w.reportKick {
-		tag := w.reportTag.Load()
-		if tag <= last {
-			continue
-		}
-		last = tag
-		w.reportMu.Lock()
-		if w.err.Load() == nil {
-			w.opts.OnForced(tag)
-		}
-		w.reportMu.Unlock()
+		w.report(w.reportTag.Load())
 	}
+}
+
+// report calls OnForced(tag) unless the writer has failed or tag is not
+// above the last tag reported. Called by the report goroutine and by the
+// holder of a claim, it runs under reportMu, so reports never overlap and
+// their tags go up.
+func (w *Writer) report(tag uint64) {
+	w.reportMu.Lock()
+	defer w.reportMu.Unlock()
+	if tag <= w.reported || w.err.Load() != nil {
+		return
+	}
+	w.reported = tag
+	w.opts.OnForced(tag)
 }

@@ -24,6 +24,17 @@
 // Producers never call Sync and never wait for the disk except through the
 // bounded queue: Submit blocks only while QueueSize tasks are waiting.
 //
+// # Claims
+//
+// A producer that will wait for its task anyway may instead try to claim
+// the writer (TryClaim). A claim is granted only when the writer is idle:
+// every task submitted so far written, every force round finished. The
+// claimant then writes, fdatasyncs, publishes and reports its one task on
+// its own goroutine (Claim.WriteSync), with no hand-off to the three
+// goroutines, each of which costs a thread wake. While a claim is held the
+// write and force goroutines wait for it, so tasks submitted meanwhile are
+// written after the claimed one.
+//
 // # Invariants
 //
 //   - Tasks are written in submission order; OnWritten calls follow that
@@ -39,4 +50,8 @@
 //     pages, so a later successful fdatasync would prove nothing).
 //   - Every task accepted by Submit gets exactly one OnWritten call, with a
 //     nil error only if its bytes were handed to the operating system.
+//   - A claim is granted only when no task is queued or being written, the
+//     hand-off is empty and no round that took it is still running: so
+//     every earlier task is already durable (or the writer failed), and
+//     the claimed task's fdatasync of its own file is all its tag needs.
 package chainwriter

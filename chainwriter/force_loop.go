@@ -22,6 +22,7 @@ type handoff struct {
 	tag     uint64     // highest tag written since the last take
 	bytes   int64      // bytes written since the last take
 	pending bool       // something was handed off since the last take
+	running bool       // a round took the hand-off and has not finished
 	done    bool       // the write goroutine has exited
 }
 
@@ -68,11 +69,23 @@ func (w *Writer) runForces() {
 		files, w.h.files = w.h.files, files
 		tag, bytes, pending, done := w.h.tag, w.h.bytes, w.h.pending, w.h.done
 		w.h.tag, w.h.bytes, w.h.pending = 0, 0, false
+		// Marked under hmu with the take, so that a claim (claim.go) never
+		// finds the hand-off empty while a round that took it is yet to
+		// sync.
+		w.h.running = pending
 		w.hmu.Unlock()
 
 		if pending {
+			if w.hooks.roundTaken != nil {
+				w.hooks.roundTaken()
+			}
 			w.forcing.Store(true)
+			w.forceRole.Lock()
 			w.force(files, tag, bytes)
+			w.forceRole.Unlock()
+			w.hmu.Lock()
+			w.h.running = false
+			w.hmu.Unlock()
 			w.forcing.Store(false)
 			select {
 			case w.roundDone <- struct{}{}:
@@ -94,11 +107,20 @@ func (w *Writer) force(files []vfs.File, tag uint64, bytes int64) {
 		// and after a failed write nothing is reported anyway.
 		return
 	}
+	if w.syncFiles(files, bytes) == nil {
+		w.publishForced(tag)
+	}
+}
+
+// syncFiles calls Sync on each file, reports the round to the Observer and
+// fails the writer on the first error, which it returns.
+func (w *Writer) syncFiles(files []vfs.File, bytes int64) error {
 	start := time.Now()
 	for _, f := range files {
 		if err := f.Sync(); err != nil {
-			w.fail(fmt.Errorf("chainwriter: fdatasync of %s: %w", f.Name(), err))
-			return
+			err = fmt.Errorf("chainwriter: fdatasync of %s: %w", f.Name(), err)
+			w.fail(err)
+			return err
 		}
 	}
 	elapsed := time.Since(start)
@@ -108,5 +130,5 @@ func (w *Writer) force(files []vfs.File, tag uint64, bytes int64) {
 	if elapsed > slowSync {
 		slog.Warn("chainwriter: slow fdatasync", "files", len(files), "bytes", bytes, "duration", elapsed)
 	}
-	w.publishForced(tag)
+	return nil
 }

@@ -56,7 +56,14 @@ func (w *Writer) runWrites() {
 			}
 		}
 		w.holdWhileForcing()
+		w.writeRole.Lock()
 		w.writeBatch()
+		// Counted down under writeRole, after the hand-off: a claim that
+		// holds writeRole and finds nothing queued knows every task
+		// submitted before it was written and handed to the force
+		// goroutine.
+		w.queued.Add(-int64(len(l.batch)))
+		w.writeRole.Unlock()
 		clear(l.batch) // drop Bufs and callbacks so they can be collected
 		l.batch = l.batch[:0]
 	}

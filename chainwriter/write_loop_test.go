@@ -23,8 +23,30 @@ type placedTask struct {
 // markers, gaps, zero-length buffers, repeated tags) through a writer with
 // a small queue and small writes, and checks at every OnForced that the tag
 // never goes down, is not above WrittenTag, and that every task with a tag
-// up to it is in the synced contents of its file.
+// up to it is in the synced contents of its file. The claims case writes
+// some tasks through a Claim instead of Submit: every 40th task it waits
+// until the writer has caught up, so that claims are granted, and it tries
+// one on every 3rd task, granted only when the writer happens to be idle.
 func TestOrdering(t *testing.T) {
+	tests := []struct {
+		name   string
+		claims bool
+	}{
+		{"submit only", false},
+		{"with claims", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			claimed := runOrdering(t, tt.claims)
+			t.Logf("%d tasks written through claims", claimed)
+			if tt.claims {
+				require.Positive(t, claimed, "no claim was granted")
+			}
+		})
+	}
+}
+
+func runOrdering(t *testing.T, claims bool) (claimed int) {
 	checkNoLeak(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -122,14 +144,27 @@ func TestOrdering(t *testing.T) {
 			bufs = append(bufs, rest[:n])
 			rest = rest[n:]
 		}
-		require.NoError(t, w.Submit(Task{
+		task := Task{
 			File: pt.file, Offset: pt.off, Bufs: bufs, Tag: pt.tag,
 			OnWritten: func(err error) {
 				assert.NoError(t, err)
 				assert.Equal(t, nextWritten, i, "OnWritten out of submission order")
 				nextWritten++
 			},
-		}))
+		}
+		if claims && i > 0 && i%40 == 0 {
+			prev := tasks[i-1].tag
+			require.Eventually(t, func() bool { return w.ForcedTag() == prev }, 10*time.Second, 50*time.Microsecond)
+		}
+		if claims && i%3 == 0 {
+			if c, ok := w.TryClaim(); ok {
+				require.NoError(t, c.WriteSync(task))
+				require.GreaterOrEqual(t, w.ForcedTag(), pt.tag, "WriteSync returned before its tag was published")
+				claimed++
+				continue
+			}
+		}
+		require.NoError(t, w.Submit(task))
 	}
 	require.NoError(t, w.Close())
 	require.NoError(t, forcedErr)
@@ -141,6 +176,7 @@ func TestOrdering(t *testing.T) {
 	for _, f := range files {
 		require.Equal(t, f.contents(), f.durableCopy(), "file %s not synced after its last write", f.name)
 	}
+	return claimed
 }
 
 // holdWriter submits a task on its own file whose OnWritten waits on the
