@@ -1,6 +1,7 @@
 package raftlog
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -24,19 +25,47 @@ import (
 // already completed with the error. Append of no entries returns a future
 // that completes, with LastIndex, once everything appended before is durable.
 func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
+	fut, _, _ := l.append(entries, false)
+	return fut
+}
+
+// AppendWait appends entries as Append does and waits until they are
+// durable, returning the last index of the call. When nothing else is in
+// flight (no earlier batch still being written or synced), the write and
+// the fdatasync run on the calling goroutine, without handing the batch to
+// the writer's goroutines, each hand-off a thread wake: a caller that waits
+// for every batch anyway (a Raft node persisting a Ready, hashicorp/raft's
+// StoreLogs) gets it durable sooner. Otherwise it is Append followed by
+// Wait, and the batch shares fdatasyncs with the others in flight. ctx
+// bounds only that wait; a batch written on the caller's goroutine is
+// always waited for.
+func (l *Log) AppendWait(ctx context.Context, entries []Entry) (uint64, error) {
+	fut, claimed, ok := l.append(entries, true)
+	if ok {
+		l.m.Add(metrics.AppendsOnCaller, 1)
+		// A failure fails the log, which completes fut with it.
+		_ = claimed.WriteSync()
+	}
+	return fut.Wait(ctx)
+}
+
+// append is Append; with claim, the last flush of the call is returned to
+// be written by the caller once the append lock is released, if the
+// writer could be claimed (logqueue.Queue.FlushClaimed).
+func (l *Log) append(entries []Entry, claim bool) (fut *pipeline.Future[uint64], claimed logqueue.ClaimedFlush, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed.Load() {
-		return pipeline.Failed[uint64](ErrClosed)
+		return pipeline.Failed[uint64](ErrClosed), claimed, false
 	}
 	if err := l.checkAppend(entries); err != nil {
-		return pipeline.Failed[uint64](err)
+		return pipeline.Failed[uint64](err), claimed, false
 	}
-	fut := pipeline.NewFuture[uint64]()
+	fut = pipeline.NewFuture[uint64]()
 	start := l.since()
 	if len(entries) == 0 {
 		l.pushOp(pendingOp{seq: l.seq, lastIndex: l.lastIndex.Load(), fut: fut, start: start})
-		return fut
+		return fut, claimed, false
 	}
 	var encoded int64
 	count := len(entries)
@@ -56,7 +85,7 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 		if err := l.iq.WaitRoom(n); err != nil {
 			l.fail(err)
 			fut.Complete(0, l.pending.failure())
-			return fut
+			return fut, claimed, false
 		}
 		positions := l.posScratch[:0]
 		for i := range part {
@@ -86,7 +115,7 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 				// Part of the batch may be encoded: the log cannot go on.
 				l.fail(err)
 				fut.Complete(0, l.pending.failure())
-				return fut
+				return fut, claimed, false
 			}
 			positions = append(positions, pos)
 			if newRun || e.Term != prevTerm {
@@ -101,7 +130,7 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 		if err != nil {
 			l.fail(err)
 			fut.Complete(0, l.pending.failure())
-			return fut
+			return fut, claimed, false
 		}
 		last := part[n-1]
 		l.seq++
@@ -112,7 +141,12 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 		// Queued before the flush so the force stage cannot report the seq
 		// before the op is there to be completed.
 		l.pushOp(op)
-		if err := l.lq.Flush(l.seq); err != nil {
+		if claim && len(entries) == 0 {
+			claimed, ok, err = l.lq.FlushClaimed(l.seq)
+		} else {
+			err = l.lq.Flush(l.seq)
+		}
+		if err != nil {
 			l.fail(err)
 		}
 		l.lastIndex.Store(last.Index)
@@ -121,7 +155,7 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 	l.m.Add(metrics.Appends, 1)
 	l.m.Add(metrics.EntriesAppended, float64(count))
 	l.m.Add(metrics.BytesAppended, float64(encoded))
-	return fut
+	return fut, claimed, ok
 }
 
 // pushOp queues op, or completes its futures at once if the log failed or

@@ -167,7 +167,9 @@ func runCrashWorkload(fs vfs.FS, acks *ackLog) error {
 
 // crashPhase appends [from, to] in batches of 1 to 4 entries, waiting for
 // every third batch only, so several batches are in flight, and sets a hard
-// state every fifth batch without waiting for it.
+// state every fifth batch without waiting for it. Every seventh batch goes
+// through AppendWait once the batches before it are durable, so that it is
+// written and synced on this goroutine (a chainwriter claim).
 func crashPhase(l *Log, from, to uint64, acks *ackLog) error {
 	var last interface {
 		Wait(context.Context) (uint64, error)
@@ -177,6 +179,20 @@ func crashPhase(l *Log, from, to uint64, acks *ackLog) error {
 		es := make([]Entry, 0, n)
 		for j := i; j < i+n; j++ {
 			es = append(es, entryFor(j, crashTermOf(j), crashMaxData))
+		}
+		if batch%7 == 6 {
+			if last != nil {
+				if _, err := last.Wait(context.Background()); err != nil {
+					return err
+				}
+			}
+			idx, err := l.AppendWait(context.Background(), es)
+			acks.appendDone(idx, err)
+			if err != nil {
+				return err
+			}
+			i += n
+			continue
 		}
 		f := l.Append(es)
 		f.OnComplete(acks.appendDone)

@@ -6,7 +6,10 @@
 // fdatasync'd. Append does not wait for the disk: it checks the batch,
 // encodes it into pooled buffers and hands it to the write stage, so the next
 // batch is being encoded while this one is written and the one before is
-// synced. Many batches in flight share one fdatasync.
+// synced. Many batches in flight share one fdatasync. AppendWait is Append
+// followed by Wait for a caller that waits for every batch anyway; when
+// nothing else is in flight it writes and fdatasyncs the batch on the
+// caller's goroutine, sparing the hand-offs (thread wakes) to the stages.
 //
 // # Layout of a directory
 //
@@ -24,7 +27,8 @@
 // The Log owns every goroutine it starts and stops them in Close:
 //
 //   - the caller's goroutine validates and encodes (Append holds the append
-//     lock only while encoding);
+//     lock only while encoding), and, for AppendWait on an idle log, also
+//     writes, syncs and completes its batch after releasing that lock;
 //   - the log chainwriter's write goroutine issues pwritev calls in order,
 //     its force goroutine runs one fdatasync per file per round, and its
 //     report goroutine completes futures in order (so that the next round's

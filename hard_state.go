@@ -10,8 +10,9 @@ type hardStateRequest struct {
 	fut *pipeline.Future[HardState]
 	// seq orders requests as SetHardState received them. A request whose
 	// appends were already durable reaches the status goroutine from the
-	// caller, the others from the report goroutine, so they can arrive out of
-	// order; the status goroutine never saves one older than it has saved.
+	// caller, the others from onForced (on the report goroutine, or on an
+	// AppendWait's), so they can arrive out of order; the status goroutine
+	// never saves one older than it has saved.
 	seq uint64
 }
 

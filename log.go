@@ -65,7 +65,7 @@ type Log struct {
 
 	terms         termRuns     // terms of recent indexes, for Term and FindMatch
 	pending       pendingQueue // guarded by its own lock; see pending.go
-	forcedScratch []pendingOp  // owned by the report goroutine
+	forcedScratch []pendingOp  // owned by onForced, whose calls never overlap
 	posScratch    []int64      // Append's positions of one part; under mu
 
 	// stMu guards st and every Save of the status file.

@@ -119,12 +119,14 @@ func completeWithError(ops []pendingOp, err error) {
 	}
 }
 
-// onForced runs on the log chainwriter's report goroutine each time batches
-// become durable: it completes the futures in order, lets the index queue
-// flush the positions, and hands hard states waiting on these batches to the
-// status goroutine.
+// onForced runs each time batches become durable: it completes the futures
+// in order, lets the index queue flush the positions, and hands hard states
+// waiting on these batches to the status goroutine. It runs on the log
+// chainwriter's report goroutine, or on the goroutine of an AppendWait that
+// wrote its batch itself; the chainwriter makes these calls under one mutex,
+// so they never overlap.
 func (l *Log) onForced(seq uint64) {
-	// forcedScratch is touched only by the report goroutine.
+	// forcedScratch is touched only here, and calls of onForced never overlap.
 	ops := l.pending.popThrough(seq, l.forcedScratch[:0])
 	if len(ops) == 0 {
 		return

@@ -352,15 +352,16 @@ func pipelinedWith(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder,
 	return nil
 }
 
-// batchWait appends c.batch entries at a time and waits for each call,
-// calling after (when set) after each one.
+// batchWait appends c.batch entries at a time and waits for each call
+// (AppendWait, which writes and syncs on this goroutine when nothing else
+// is in flight), calling after (when set) after each one.
 func batchWait(log *raftlog.Log, c config, stop *atomic.Bool, rec *recorder, after func() error) error {
 	es := makeEntries(c.batch, c.size)
 	ctx := context.Background()
 	for !stop.Load() {
 		number(es, log.LastIndex()+1)
 		start := time.Now()
-		if _, err := log.Append(es).Wait(ctx); err != nil {
+		if _, err := log.AppendWait(ctx, es); err != nil {
 			return err
 		}
 		rec.done(start, c.batch, c.batch*c.size)

@@ -556,28 +556,13 @@ func (q *Queue) Flush(tag uint64) error {
 		return err
 	}
 	for i := 0; i < q.npend; i++ {
-		seg := &q.pending[i]
-		t := q.taskFor(seg)
 		tg := q.lastTag
 		if i == q.npend-1 {
 			tg = tag
 		}
-		q.mu.Lock()
-		q.inflight = append(q.inflight, t)
-		q.flushedPos.Store(t.end)
-		q.mu.Unlock()
+		task, t := q.inflightTask(&q.pending[i], tg)
 		// Not under mu: Submit blocks while the writer's queue is full,
 		// and the writer needs mu to retire tasks.
-		task := chainwriter.Task{
-			File:      q.taskFile(t.file),
-			Offset:    t.start - t.file.start,
-			Bufs:      t.bufs,
-			Tag:       tg,
-			OnWritten: t.onWritten,
-		}
-		if q.submitHook != nil {
-			q.submitHook(task)
-		}
 		if err := q.writer.Submit(task); err != nil {
 			t.written(err) // the writer never will
 			for j := i + 1; j < q.npend; j++ {
@@ -593,6 +578,63 @@ func (q *Queue) Flush(tag uint64) error {
 		q.zero.flushed(q.wp)
 	}
 	return nil
+}
+
+// inflightTask turns seg into a write task carrying tag and lists it as in
+// flight, so readers find its bytes until they are written.
+func (q *Queue) inflightTask(seg *segment, tag uint64) (chainwriter.Task, *flushTask) {
+	t := q.taskFor(seg)
+	q.mu.Lock()
+	q.inflight = append(q.inflight, t)
+	q.flushedPos.Store(t.end)
+	q.mu.Unlock()
+	task := chainwriter.Task{
+		File:      q.taskFile(t.file),
+		Offset:    t.start - t.file.start,
+		Bufs:      t.bufs,
+		Tag:       tag,
+		OnWritten: t.onWritten,
+	}
+	if q.submitHook != nil {
+		q.submitHook(task)
+	}
+	return task, t
+}
+
+// ClaimedFlush is a Flush whose one write task is to be written and synced
+// on the caller's goroutine, under a chainwriter claim (FlushClaimed).
+type ClaimedFlush struct {
+	claim chainwriter.Claim
+	task  chainwriter.Task
+}
+
+// WriteSync writes and fdatasyncs the task and reports its tag through the
+// chainwriter's OnForced, on the calling goroutine; see
+// chainwriter.Claim.WriteSync. It may be called after the caller's own
+// lock around Add and Flush is released: the claim keeps later flushes
+// behind it.
+func (c ClaimedFlush) WriteSync() error { return c.claim.WriteSync(c.task) }
+
+// FlushClaimed is Flush for a caller that will wait for tag to be durable:
+// if everything added since the last Flush is one contiguous write and the
+// chainwriter is idle (chainwriter.Writer.TryClaim), it returns that write
+// as a ClaimedFlush, which the caller must then run; otherwise it does what
+// Flush does and returns ok false.
+func (q *Queue) FlushClaimed(tag uint64) (c ClaimedFlush, ok bool, err error) {
+	if q.npend != 1 || q.checkWriting() != nil {
+		return ClaimedFlush{}, false, q.Flush(tag)
+	}
+	claim, ok := q.writer.TryClaim()
+	if !ok {
+		return ClaimedFlush{}, false, q.Flush(tag)
+	}
+	task, _ := q.inflightTask(&q.pending[0], tag)
+	q.npend = 0
+	q.lastTag = tag
+	if q.zero != nil {
+		q.zero.flushed(q.wp)
+	}
+	return ClaimedFlush{claim: claim, task: task}, true, nil
 }
 
 func (q *Queue) dropPending() {

@@ -49,6 +49,7 @@ const (
 	// Added later (IDs at the end keep the others' values).
 	WriteLatency     // histogram: one pwritev, seconds
 	LogFilesRecycled // counter: log files made from spares instead of allocated
+	AppendsOnCaller  // counter: AppendWait calls written and synced on the caller's goroutine
 
 	numMetrics // keep last
 )
@@ -213,5 +214,8 @@ var Definitions = []Definition{
 		KindHistogram, "seconds", latencyBuckets},
 	{LogFilesRecycled, "raftlog_log_files_recycled_total",
 		"Log files made from spares (log files compaction freed, renamed into place) instead of allocated.",
+		KindCounter, "", nil},
+	{AppendsOnCaller, "raftlog_appends_on_caller_total",
+		"AppendWait calls whose batch was written and fdatasync'd on the calling goroutine because nothing else was in flight.",
 		KindCounter, "", nil},
 }

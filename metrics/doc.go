@@ -23,6 +23,7 @@
 //	name                                      kind       what
 //	raftlog_append_duration_seconds           histogram  Append call to its batch durable
 //	raftlog_appends_total                     counter    Append calls accepted
+//	raftlog_appends_on_caller_total           counter    AppendWait calls written and synced on the caller
 //	raftlog_appended_entries_total            counter    entries accepted
 //	raftlog_appended_bytes_total              counter    encoded bytes accepted
 //	raftlog_write_queue_depth                 gauge      write tasks not yet written

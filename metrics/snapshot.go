@@ -48,6 +48,8 @@ type Snapshot struct {
 	Failures             uint64  // raftlog_failures_total
 
 	WriteLatency HistogramSnapshot // raftlog_write_duration_seconds
+	// AppendsOnCaller: raftlog_appends_on_caller_total
+	AppendsOnCaller uint64
 }
 
 // counterField, gaugeField and histogramField map a MetricID to its field.
@@ -73,6 +75,8 @@ func (s *Snapshot) counterField(id MetricID) *uint64 {
 		return &s.LogFilesDeleted
 	case LogFilesRecycled:
 		return &s.LogFilesRecycled
+	case AppendsOnCaller:
+		return &s.AppendsOnCaller
 	case IdxFilesDeleted:
 		return &s.IdxFilesDeleted
 	case TornBytesCut:

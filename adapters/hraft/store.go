@@ -140,25 +140,8 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 	for i, l := range logs {
 		fromLog(l, &entries[i])
 	}
-	fut := s.log.Append(entries)
-	var hsFut interface {
-		Wait(context.Context) (raftlog.HardState, error)
-	}
-	if c := min(s.staged.Load(), logs[len(logs)-1].Index); c > s.log.HardState().Commit {
-		// Ordered after the Append above: the status file is written only
-		// once these entries are durable, so a crash never leaves a commit
-		// index above the log.
-		hs := s.log.HardState()
-		hs.Commit = c
-		hsFut = s.log.SetHardState(hs)
-	}
-	if _, err := fut.Wait(ctx); err != nil {
+	if err := s.storeEntries(ctx, entries, min(s.staged.Load(), logs[len(logs)-1].Index)); err != nil {
 		return fmt.Errorf("hraft: store logs [%d, %d]: %w", first, logs[len(logs)-1].Index, err)
-	}
-	if hsFut != nil {
-		if _, err := hsFut.Wait(ctx); err != nil {
-			return fmt.Errorf("hraft: persist commit index: %w", err)
-		}
 	}
 	if s.empty.Load() {
 		// The entries are durable, so the log is no longer empty: drop the
@@ -169,6 +152,29 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 			return fmt.Errorf("hraft: clear reset marker: %w", err)
 		}
 		s.empty.Store(false)
+	}
+	return nil
+}
+
+// storeEntries makes entries durable and, if commit is above the persisted
+// commit index, persists it too, ordered after the entries: the status file
+// is written only once they are durable, so a crash never leaves a commit
+// index above the log. With no commit to persist, AppendWait writes and
+// syncs the entries on this goroutine when nothing else is in flight.
+func (s *Store) storeEntries(ctx context.Context, entries []raftlog.Entry, commit uint64) error {
+	if commit <= s.log.HardState().Commit {
+		_, err := s.log.AppendWait(ctx, entries)
+		return err
+	}
+	fut := s.log.Append(entries)
+	hs := s.log.HardState()
+	hs.Commit = commit
+	hsFut := s.log.SetHardState(hs)
+	if _, err := fut.Wait(ctx); err != nil {
+		return err
+	}
+	if _, err := hsFut.Wait(ctx); err != nil {
+		return fmt.Errorf("persist commit index: %w", err)
 	}
 	return nil
 }

@@ -46,7 +46,9 @@ func (e *raftlogEngine) entries(b *batch) []raftlog.Entry {
 }
 
 func (e *raftlogEngine) Append(b *batch) error {
-	if _, err := e.log.Append(e.entries(b)).Wait(context.Background()); err != nil {
+	// AppendWait: written and synced on this goroutine when nothing else
+	// is in flight, as the synchronous engines do.
+	if _, err := e.log.AppendWait(context.Background(), e.entries(b)); err != nil {
 		return fmt.Errorf("raftlog append %d: %w", b.first, err)
 	}
 	return nil
