@@ -42,9 +42,10 @@ func (l *Log) Append(entries []Entry) *pipeline.Future[uint64] {
 func (l *Log) AppendWait(ctx context.Context, entries []Entry) (uint64, error) {
 	fut, claimed, ok := l.append(entries, true)
 	if ok {
-		l.m.Add(metrics.AppendsOnCaller, 1)
 		// A failure fails the log, which completes fut with it.
-		_ = claimed.WriteSync()
+		if claimed.WriteSync() == nil {
+			l.m.Add(metrics.AppendsOnCaller, 1)
+		}
 	}
 	return fut.Wait(ctx)
 }
