@@ -66,7 +66,7 @@ func TestAppendWaitConcurrent(t *testing.T) {
 	const goroutines, perGoroutine = 8, 200
 	var mu sync.Mutex // orders index assignment with the call, as a Raft node does
 	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
+	errs := make([]error, goroutines) // each goroutine's first error
 	for g := range goroutines {
 		wg.Add(1)
 		go func() {
@@ -90,17 +90,15 @@ func TestAppendWaitConcurrent(t *testing.T) {
 					fut = l.Append(es)
 					mu.Unlock()
 				}
-				if _, err := fut.Wait(context.Background()); err != nil {
-					errs <- err
+				if _, errs[g] = fut.Wait(context.Background()); errs[g] != nil {
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
+	for g, err := range errs {
+		require.NoError(t, err, "goroutine %d", g)
 	}
 	end := l.LastIndex()
 	require.Equal(t, uint64(goroutines*perGoroutine), end)
