@@ -28,6 +28,48 @@ func waitAll(ctx context.Context, ws []waiter) error {
 // from it is truncated first: raft sends entries that conflict with the
 // local tail only after it has found where the logs agree.
 func (s *Storage) submitEntries(ents []*pb.Entry) (waiter, error) {
+	ents, err := s.prepareEntries(ents)
+	if err != nil || len(ents) == 0 {
+		return nil, err
+	}
+	i0 := ents[0].GetIndex()
+	f := s.log.Append(toLog(ents))
+	if _, err, done := f.Result(); done && err != nil {
+		s.tail.reset()
+		return nil, fmt.Errorf("etcdraft: append [%d, %d]: %w", i0, ents[len(ents)-1].GetIndex(), err)
+	}
+	s.tail.add(ents)
+	return func(ctx context.Context) error {
+		if _, err := f.Wait(ctx); err != nil {
+			return fmt.Errorf("etcdraft: append [%d, %d]: %w", i0, ents[len(ents)-1].GetIndex(), err)
+		}
+		return nil
+	}, nil
+}
+
+// appendEntriesWait is submitEntries and the wait, through AppendWait:
+// when nothing else is in flight, the entries are written and synced on
+// the calling goroutine.
+func (s *Storage) appendEntriesWait(ctx context.Context, ents []*pb.Entry) error {
+	ents, err := s.prepareEntries(ents)
+	if err != nil || len(ents) == 0 {
+		return err
+	}
+	if _, err := s.log.AppendWait(ctx, toLog(ents)); err != nil {
+		s.tail.reset()
+		return fmt.Errorf("etcdraft: append [%d, %d]: %w", ents[0].GetIndex(), ents[len(ents)-1].GetIndex(), err)
+	}
+	s.tail.add(ents)
+	return nil
+}
+
+// prepareEntries applies raft's overwrite semantics before an append: it
+// drops entries below FirstIndex (committed and covered by the snapshot,
+// as MemoryStorage does) and, when the first remaining entry is at or below
+// LastIndex, truncates the suffix from it first (raft sends entries that
+// conflict with the local tail only after it has found where the logs
+// agree). It returns the entries left to append.
+func (s *Storage) prepareEntries(ents []*pb.Entry) ([]*pb.Entry, error) {
 	if len(ents) == 0 {
 		return nil, nil
 	}
@@ -47,18 +89,7 @@ func (s *Storage) submitEntries(ents []*pb.Entry) (waiter, error) {
 			return nil, fmt.Errorf("etcdraft: truncate at %d: %w", i0, err)
 		}
 	}
-	f := s.log.Append(toLog(ents))
-	if _, err, done := f.Result(); done && err != nil {
-		s.tail.reset()
-		return nil, fmt.Errorf("etcdraft: append [%d, %d]: %w", i0, ents[len(ents)-1].GetIndex(), err)
-	}
-	s.tail.add(ents)
-	return func(ctx context.Context) error {
-		if _, err := f.Wait(ctx); err != nil {
-			return fmt.Errorf("etcdraft: append [%d, %d]: %w", i0, ents[len(ents)-1].GetIndex(), err)
-		}
-		return nil
-	}, nil
+	return ents, nil
 }
 
 // submitHardState submits a HardState update, ordered after every append
@@ -76,9 +107,5 @@ func (s *Storage) submitHardState(st raftlog.HardState) waiter {
 // Append appends ents with raft's overwrite semantics (as
 // MemoryStorage.Append) and returns once they are durable.
 func (s *Storage) Append(ents []*pb.Entry) error {
-	w, err := s.submitEntries(ents)
-	if err != nil || w == nil {
-		return err
-	}
-	return w(context.Background())
+	return s.appendEntriesWait(context.Background(), ents)
 }

@@ -29,6 +29,22 @@ func (s *Storage) SaveReady(rd raft.Ready) error {
 }
 
 func (s *Storage) save(ctx context.Context, snap *pb.Snapshot, ents []*pb.Entry, hs *pb.HardState, mustSync bool) error {
+	if raft.IsEmptySnap(snap) && len(ents) > 0 {
+		// The common Ready: the entries first, through AppendWait (written
+		// and synced on this goroutine when nothing else is in flight),
+		// then the HardState. Submitted after the entries are durable, it
+		// is ordered after them as submit orders it.
+		if err := s.appendEntriesWait(ctx, ents); err != nil {
+			return err
+		}
+		if raft.IsEmptyHardState(hs) {
+			return nil
+		}
+		if w := s.submitHardStateLazily(hardState(hs)); w != nil {
+			return w(ctx)
+		}
+		return nil
+	}
 	ws, err := s.submit(snap, ents, hs)
 	if err != nil {
 		return err
