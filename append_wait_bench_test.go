@@ -60,6 +60,42 @@ func BenchmarkAppendWait(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendWaitCall is BenchmarkAppendWait through Log.AppendWait,
+// which writes and syncs on the calling goroutine when nothing else is in
+// flight (always, here). on-caller is the share of calls that did.
+func BenchmarkAppendWaitCall(b *testing.B) {
+	for _, c := range appendWaitCases {
+		b.Run(fmt.Sprintf("batch=%d/size=%d", c.batch, c.size), func(b *testing.B) {
+			l := openLog(b, b.TempDir(), benchOptions())
+			defer l.Close()
+			data := make([]byte, c.size)
+			es := make([]Entry, c.batch)
+			for i := range es {
+				es[i] = Entry{Term: 1, Data: data}
+			}
+			lat := make([]time.Duration, 0, b.N)
+			next := uint64(1)
+			before := l.Metrics().AppendsOnCaller
+			b.SetBytes(int64(c.batch * c.size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				for j := range es {
+					es[j].Index = next
+					next++
+				}
+				t := time.Now()
+				if _, err := l.AppendWait(context.Background(), es); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t))
+			}
+			reportLatency(b, lat, c.batch)
+			b.ReportMetric(float64(l.Metrics().AppendsOnCaller-before)/float64(b.N), "on-caller")
+		})
+	}
+}
+
 // BenchmarkRawWriteSync writes the bytes an AppendWait iteration encodes
 // (EncodedSize per entry) with one pwrite and one fdatasync into a
 // zero-filled file: the disk's limit for batch-then-wait.
