@@ -22,48 +22,41 @@ var appendWaitCases = []struct{ batch, size int }{
 // BenchmarkAppendWait is batch-then-wait: one Append call, then wait for its
 // future, nothing else in flight. It reports the p50 and p99 of the call's
 // latency, entries/s, and the p50 of the Append call alone (append-p50-ns:
-// the encoding, which holds the caller before the write can start). BenchmarkRawWriteSync is the same bytes through
-// pwrite+fdatasync, for the ratio (run both in one invocation).
+// the encoding, which holds the caller before the write can start).
+// BenchmarkRawWriteSync is the same bytes through pwrite+fdatasync, for the
+// ratio (run both in one invocation).
 func BenchmarkAppendWait(b *testing.B) {
-	for _, c := range appendWaitCases {
-		b.Run(fmt.Sprintf("batch=%d/size=%d", c.batch, c.size), func(b *testing.B) {
-			l := openLog(b, b.TempDir(), benchOptions())
-			defer l.Close()
-			data := make([]byte, c.size)
-			es := make([]Entry, c.batch)
-			for i := range es {
-				es[i] = Entry{Term: 1, Data: data}
-			}
-			lat := make([]time.Duration, 0, b.N)
-			calls := make([]time.Duration, 0, b.N)
-			next := uint64(1)
-			b.SetBytes(int64(c.batch * c.size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				for j := range es {
-					es[j].Index = next
-					next++
-				}
-				t := time.Now()
-				f := l.Append(es)
-				calls = append(calls, time.Since(t))
-				if _, err := f.Wait(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t))
-			}
-			reportLatency(b, lat, c.batch)
-			slices.Sort(calls)
-			b.ReportMetric(float64(calls[len(calls)/2].Nanoseconds()), "append-p50-ns")
-		})
-	}
+	calls := make([]time.Duration, 0, 1024)
+	benchBatchThenWait(b, func(l *Log, es []Entry) error {
+		t := time.Now()
+		f := l.Append(es)
+		calls = append(calls, time.Since(t))
+		_, err := f.Wait(context.Background())
+		return err
+	}, func(b *testing.B, _ *Log) {
+		slices.Sort(calls)
+		b.ReportMetric(float64(calls[len(calls)/2].Nanoseconds()), "append-p50-ns")
+		calls = calls[:0]
+	})
 }
 
 // BenchmarkAppendWaitCall is BenchmarkAppendWait through Log.AppendWait,
 // which writes and syncs on the calling goroutine when nothing else is in
 // flight (always, here). on-caller is the share of calls that did.
 func BenchmarkAppendWaitCall(b *testing.B) {
+	benchBatchThenWait(b, func(l *Log, es []Entry) error {
+		_, err := l.AppendWait(context.Background(), es)
+		return err
+	}, func(b *testing.B, l *Log) {
+		// A new log per run of the case: its counter holds this run's calls.
+		b.ReportMetric(float64(l.Metrics().AppendsOnCaller)/float64(b.N), "on-caller")
+	})
+}
+
+// benchBatchThenWait runs appendWaitCases, each iteration one batch given
+// to appendAndWait on a new log, and reports latency and entries/s; report,
+// if set, adds its own metrics at the end of each case.
+func benchBatchThenWait(b *testing.B, appendAndWait func(*Log, []Entry) error, report func(*testing.B, *Log)) {
 	for _, c := range appendWaitCases {
 		b.Run(fmt.Sprintf("batch=%d/size=%d", c.batch, c.size), func(b *testing.B) {
 			l := openLog(b, b.TempDir(), benchOptions())
@@ -75,7 +68,6 @@ func BenchmarkAppendWaitCall(b *testing.B) {
 			}
 			lat := make([]time.Duration, 0, b.N)
 			next := uint64(1)
-			before := l.Metrics().AppendsOnCaller
 			b.SetBytes(int64(c.batch * c.size))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -85,13 +77,15 @@ func BenchmarkAppendWaitCall(b *testing.B) {
 					next++
 				}
 				t := time.Now()
-				if _, err := l.AppendWait(context.Background(), es); err != nil {
+				if err := appendAndWait(l, es); err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, time.Since(t))
 			}
 			reportLatency(b, lat, c.batch)
-			b.ReportMetric(float64(l.Metrics().AppendsOnCaller-before)/float64(b.N), "on-caller")
+			if report != nil {
+				report(b, l)
+			}
 		})
 	}
 }
