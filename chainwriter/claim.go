@@ -79,21 +79,11 @@ func (c Claim) WriteSync(t Task) error {
 	}
 	l := &w.claimLoop
 	l.batch = append(l.batch[:0], t)
-	bytes, err := l.write()
-	if err != nil {
-		w.fail(err)
-		err = w.Err()
-	}
-	if t.OnWritten != nil {
-		t.OnWritten(err)
-	}
+	_, bytes, err := w.writeTasks(l)
 	clear(l.batch)
 	l.batch = l.batch[:0]
 	published := false
 	if err == nil {
-		if t.Tag > w.written.Load() {
-			w.written.Store(t.Tag)
-		}
 		if err = w.syncFiles([]vfs.File{t.File}, bytes); err == nil {
 			published = w.publish(t.Tag)
 		}

@@ -104,34 +104,13 @@ func (w *Writer) holdWhileForcing() {
 	}
 }
 
-// writeBatch writes l.batch, calls OnWritten for each task in order, then
-// publishes the batch to WrittenTag and to the force goroutine.
+// writeBatch writes the write goroutine's batch (writeTasks), then hands
+// it to the force goroutine.
 func (w *Writer) writeBatch() {
 	l := &w.wl
-	err := w.Err()
-	var bytes int64
-	if err == nil {
-		bytes, err = l.write()
-		if err != nil {
-			w.fail(err)
-			// Report the sticky error, which may be an earlier one from
-			// the force goroutine, so every task sees the same cause.
-			err = w.Err()
-		}
-	}
-	var tag uint64
-	for i := range l.batch {
-		t := &l.batch[i]
-		tag = max(tag, t.Tag)
-		if t.OnWritten != nil {
-			t.OnWritten(err)
-		}
-	}
+	tag, bytes, err := w.writeTasks(l)
 	if err != nil {
 		return
-	}
-	if tag > w.written.Load() {
-		w.written.Store(tag)
 	}
 	l.files = l.files[:0]
 	for i := range l.batch {
@@ -142,6 +121,38 @@ func (w *Writer) writeBatch() {
 	if w.hooks.handedOff != nil {
 		w.hooks.handedOff(tag)
 	}
+}
+
+// writeTasks writes l.batch unless the writer has failed, calls OnWritten
+// for each task in order, and publishes the batch's highest tag to
+// WrittenTag. It returns that tag, the bytes written and the sticky error.
+// The write goroutine and the holder of a claim call it, each with its own
+// writeLoop, under writeRole.
+func (w *Writer) writeTasks(l *writeLoop) (tag uint64, bytes int64, err error) {
+	err = w.Err()
+	if err == nil {
+		bytes, err = l.write()
+		if err != nil {
+			w.fail(err)
+			// Report the sticky error, which may be an earlier one from
+			// the force goroutine, so every task sees the same cause.
+			err = w.Err()
+		}
+	}
+	for i := range l.batch {
+		t := &l.batch[i]
+		tag = max(tag, t.Tag)
+		if t.OnWritten != nil {
+			t.OnWritten(err)
+		}
+	}
+	if err != nil {
+		return 0, bytes, err
+	}
+	if tag > w.written.Load() {
+		w.written.Store(tag)
+	}
+	return tag, bytes, nil
 }
 
 // write issues the WritevAt calls for l.batch, merging contiguous buffers on
