@@ -111,7 +111,9 @@ func TestNoClaimBetweenTakeAndSync(t *testing.T) {
 }
 
 // TestClaimOrdersLaterSubmits: a task submitted while a claim is held is
-// written after the claimed one, and the reports follow the tags.
+// not written while the claim is held (the write goroutine would have
+// written it within the 20 ms given), it is written after the claimed
+// one, and the reports follow the tags.
 func TestClaimOrdersLaterSubmits(t *testing.T) {
 	checkNoLeak(t)
 	a := newFakeFile("a")
@@ -119,18 +121,27 @@ func TestClaimOrdersLaterSubmits(t *testing.T) {
 	w := New(rec.options(Options{}))
 	var mu sync.Mutex
 	var order []uint64
+	wrote2 := make(chan struct{})
 	written := func(tag uint64) func(error) {
 		return func(err error) {
 			require.NoError(t, err)
 			mu.Lock()
 			order = append(order, tag)
 			mu.Unlock()
+			if tag == 2 {
+				close(wrote2)
+			}
 		}
 	}
 
 	c, ok := w.TryClaim()
 	require.True(t, ok)
 	require.NoError(t, w.Submit(Task{File: a, Offset: 10, Bufs: [][]byte{pattern(2, 10)}, Tag: 2, OnWritten: written(2)}))
+	select {
+	case <-wrote2:
+		t.Fatal("a task submitted while a claim was held was written before the claimed one")
+	case <-time.After(20 * time.Millisecond):
+	}
 	require.NoError(t, c.WriteSync(Task{File: a, Bufs: [][]byte{pattern(1, 10)}, Tag: 1, OnWritten: written(1)}))
 	require.NoError(t, w.Close())
 	require.Equal(t, []uint64{1, 2}, order)
