@@ -13,9 +13,10 @@ import (
 // current one, plus one per piece (a range of the chunk inside a pending or
 // in-flight write task). The chunk goes back to the pool when the last
 // holder lets go, which is when it is full (retired by Add) and every task
-// using it has been written. Until then no byte of it is ever rewritten, so
-// readers copying from in-flight pieces and the write goroutine never see a
-// byte change under them.
+// using it has been written. Add starts its current chunk over (used = 0)
+// only when it is the one holder left. So no byte is rewritten while a
+// piece covers it, and readers copying from in-flight pieces and the write
+// goroutine never see a byte change under them.
 type chunk struct {
 	buf    []byte
 	used   int // bytes handed out; owned by the Add goroutine

@@ -50,3 +50,44 @@ func TestBufferPoolOverRelease(t *testing.T) {
 	p.release(c)
 	assert.Panics(t, func() { p.release(c) })
 }
+
+// TestChunkStartsOverWhenIdle checks when Add starts its current chunk
+// over: only once no pending or in-flight piece covers any of it. A chunk
+// started over too early would have the next items encoded over bytes a
+// write is still to carry, which the read-back of every item would catch.
+func TestChunkStartsOverWhenIdle(t *testing.T) {
+	const dataLen = 100
+	size := int(EncodedSize(0, dataLen))
+	tests := []struct {
+		name string
+		// before leaves the first item written, in flight or pending.
+		before func(t *testing.T, q *Queue, gate *gateFS, tags *forcedTags)
+		// wantUsed is the chunk's bytes in use after the second item.
+		wantUsed int
+	}{
+		{"written", func(t *testing.T, q *Queue, _ *gateFS, tags *forcedTags) {
+			require.NoError(t, q.Flush(1))
+			tags.wait(t, 1)
+		}, size},
+		{"in flight", func(t *testing.T, q *Queue, gate *gateFS, _ *forcedTags) {
+			gate.shut.Store(true)
+			require.NoError(t, q.Flush(1))
+			<-gate.entered
+		}, 2 * size},
+		{"pending", func(*testing.T, *Queue, *gateFS, *forcedTags) {}, 2 * size},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, gate, tags := openGatedQueue(t, 1)
+			first := addItem(t, q, 1, 0, dataLen)
+			tt.before(t, q, gate, tags)
+			second := addItem(t, q, 2, 0, dataLen)
+			assert.Equal(t, tt.wantUsed, q.chunk.used)
+			gate.open()
+			require.NoError(t, q.Flush(2))
+			tags.wait(t, 2)
+			first.meta.Epoch, second.meta.Epoch = 1, 1
+			checkRead(t, q, []item{first, second})
+		})
+	}
+}

